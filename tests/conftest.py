@@ -1,0 +1,28 @@
+"""Shared fixtures: paths resolve relative to this file, never the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgesim.config import load_arch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def default_arch():
+    return load_arch()
+
+
+@pytest.fixture()
+def write(tmp_path):
+    """write(name, text) -> path of a file in a fresh temporary directory."""
+
+    def _write(name: str, text: str) -> Path:
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        return p
+
+    return _write
