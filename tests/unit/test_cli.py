@@ -1,0 +1,86 @@
+"""The CLI, run as a user runs it (subprocess), and through main() for the error paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edgesim.cli import main
+from tests.conftest import REPO
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edgesim", *args], capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def test_no_arguments_prints_default_report():
+    out = run()
+    assert out.returncode == 0, out.stderr
+    assert "llama7b-layer0-luc-fwd on edge-npu-16x16" in out.stdout
+    assert "down_proj" in out.stdout and "TOTAL" in out.stdout
+
+
+def test_json_has_totals_that_add_up(capsys):
+    assert main(["simulate", "--gemm", "512,4096,4096", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("compute_cycles", "total_cycles", "energy_pj", "dram_bytes"):
+        assert data[key] > 0
+    op = data["per_op"][0]
+    assert (op["m"], op["n"], op["k"]) == (512, 4096, 4096)
+    assert data["total_cycles"] == op["total_cycles"] >= data["compute_cycles"]
+
+
+def test_set_changes_the_array(capsys):
+    assert main(["simulate", "--gemm", "64,64,64", "--dataflow", "os", "--format", "json",
+                 "--set", "pe_array.rows=8", "--set", "pe_array.cols=64"]) == 0
+    narrow = json.loads(capsys.readouterr().out)
+    assert main(["simulate", "--gemm", "64,64,64", "--dataflow", "os", "--format", "json"]) == 0
+    square = json.loads(capsys.readouterr().out)
+    assert narrow["compute_cycles"] != square["compute_cycles"]
+    assert narrow["per_op"][0]["mapping"].startswith("os ")
+
+
+def test_csv_format(capsys):
+    assert main(["simulate", "--gemm", "32,32,32", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("op,m,n,k,") and len(lines) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["simulate", "--set", "pe_array.rows=x"], "--set pe_array.rows=x: pe_array.rows: expected a positive integer, got 'x'"),
+    (["simulate", "--set", "pe_aray.rows=4"], "did you mean 'pe_array'?"),
+    (["simulate", "--gemm", "1,2"], "--gemm 1,2: expected three positive integers M,N,K"),
+    (["simulate", "--hw", "no_such_npu"], "no_such_npu: no such hardware file or built-in config"),
+    (["simulate", "--workload", "missing.yaml"], "missing.yaml: cannot read file"),
+])
+def test_errors_are_messages_not_tracebacks(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("edgesim: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_workload_file_errors_name_entry_and_line(write, capsys):
+    path = write("w.yaml", "name: w\ngemms:\n  - {name: a, m: 4, n: 4, k: 4}\n  - {name: b, m: 0, n: 4, kk: 4}\n")
+    assert main(["simulate", "--workload", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:4: gemms[1].m: expected a positive integer, got 0" in err
+    assert "gemms[1].kk: unknown key 'kk'" in err
+    assert "gemms[1].k: missing required field" in err
+
+
+def test_csv_workload(write, capsys):
+    path = write("w.csv", "name,m,n,k,weight_density,weight_format\nfc,64,64,64,0.5,unstructured\nfc2,8,8,8,,\n")
+    assert main(["simulate", "--workload", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["op"] for r in data["per_op"]] == ["fc", "fc2"]
+    assert data["per_op"][0]["weight_density"] == 0.5
+
+
+def test_output_file(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--gemm", "16,16,16", "--format", "json", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["total_cycles"] > 0
