@@ -21,8 +21,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's element-wise 
 import numpy as np  # noqa: E402
 
 from edgesim.config import load_arch  # noqa: E402
-from edgesim.cost.model import evaluate  # noqa: E402
 from edgesim.cost import evaluate_one  # noqa: E402
+from edgesim.cost.model import evaluate  # noqa: E402
 from edgesim.mapping import Dataflow, Mapping, MappingSet  # noqa: E402
 from edgesim.ops import Gemm, WeightFormat  # noqa: E402
 
@@ -45,7 +45,7 @@ def bench_evaluations(n: int, repeats: int) -> None:
     print(f"== mapping evaluations per second (vectorised, {n:,} candidates per call, best of {repeats}) ==")
     for op in ops:
         maps = random_mappings(op, n, rng)
-        best = min(_timed(lambda: evaluate(arch, op, maps)) for _ in range(repeats))
+        best = min(_timed(lambda: evaluate(arch, op, maps)) for _ in range(repeats))  # noqa: B023
         print(f"  {op.name:<12} {op.m}x{op.n}x{op.k:<6} {n / best:>12,.0f} evaluations/s")
 
 
@@ -78,7 +78,7 @@ def bench_vs_scalesim(quick: bool, repeats: int) -> None:
     for case, res in zip(cases, results, strict=True):
         op = Gemm(name="g", m=int(case["M"]), n=int(case["N"]), k=int(case["K"]))  # type: ignore[call-overload]
         mp = Mapping(dataflow=Dataflow(str(case["dataflow"])), tile_m=op.m, tile_n=op.n, tile_k=op.k)
-        t_es = min(_timed(lambda: evaluate_one(arch, op, mp)) for _ in range(repeats))
+        t_es = min(_timed(lambda: evaluate_one(arch, op, mp)) for _ in range(repeats))  # noqa: B023
         cost = evaluate_one(arch, op, mp)
         ss_cycles = res["total_cycles"] - res["stall_cycles"]
         ratio = res["seconds"] / t_es

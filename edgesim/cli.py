@@ -12,6 +12,7 @@ from edgesim.api import simulate_gemms
 from edgesim.config import load_arch
 from edgesim.errors import ConfigError
 from edgesim.mapping import Dataflow
+from edgesim.ops import Gemm
 from edgesim.workload_io import DEFAULT_WORKLOAD, load_gemm_workload, parse_gemm_arg
 
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _simulate(args: argparse.Namespace) -> str:
     arch = load_arch(args.hw, args.overrides)
+    ops: tuple[Gemm, ...]
     if args.gemm:
         op = parse_gemm_arg(args.gemm)
         ops, name = (op,), op.name

@@ -30,7 +30,7 @@ def _loader_class(source: str, problems: list[Problem]) -> type[yaml.SafeLoader]
             out = LineDict()
             out.start_line = node.start_mark.line + 1
             for key_node, value_node in node.value:
-                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                key = self.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
                 if not isinstance(key, str):
                     key = str(key)
@@ -38,7 +38,7 @@ def _loader_class(source: str, problems: list[Problem]) -> type[yaml.SafeLoader]
                     problems.append(Problem(source=source, path=key, line=line,
                                             message=f"duplicate key '{key}' (first defined on line {out.lines[key]})"))
                     continue
-                out[key] = self.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+                out[key] = self.construct_object(value_node, deep=True)
                 out.lines[key] = line
             return out
 

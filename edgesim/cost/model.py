@@ -86,7 +86,8 @@ class CostArrays:
 
     @property
     def dram_bytes(self) -> FloatArray:
-        return self.read_bytes[:, 2, :].sum(axis=1) + self.write_bytes[:, 2, :].sum(axis=1)
+        total: FloatArray = self.read_bytes[:, 2, :].sum(axis=1) + self.write_bytes[:, 2, :].sum(axis=1)
+        return total
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,7 +124,8 @@ def _tiles(dim: int, tile: IntArray) -> tuple[IntArray, IntArray, IntArray]:
 
 def _k_eff(k: IntArray, om: OperandModel) -> IntArray:
     kept = np.ceil(k * om.k_kept - 1e-9)
-    return np.maximum(1, -(-kept.astype(np.int64) // om.pack))
+    out: IntArray = np.maximum(1, -(-kept.astype(np.int64) // om.pack))
+    return out
 
 
 def count_accesses(arch: ArchSpec, op: Gemm, om: OperandModel, maps: MappingSet) -> tuple[FloatArray, FloatArray]:

@@ -32,12 +32,14 @@ def fold_overhead(dataflow: IntArray, rows: int, cols: int) -> IntArray:
     os_ = 2 * rows + cols - 2
     ws_ = 2 * rows + cols - 2
     is_ = 2 * rows + cols - 2
-    return np.select([dataflow == 0, dataflow == 1], [os_, ws_], is_).astype(np.int64)
+    out: IntArray = np.select([dataflow == 0, dataflow == 1], [os_, ws_], is_).astype(np.int64)
+    return out
 
 
 def fold_count(n_tiles: IntArray, full: IntArray, last: IntArray, extent: int) -> IntArray:
     """Folds of one dim over all its tiles: (n-1)·ceil(full/extent) + ceil(last/extent)."""
-    return (n_tiles - 1) * (-(-full // extent)) + (-(-last // extent))
+    out: IntArray = (n_tiles - 1) * (-(-full // extent)) + (-(-last // extent))
+    return out
 
 
 def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, maps: MappingSet) -> IntArray:
@@ -57,4 +59,5 @@ def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, maps: MappingSet)
     n_time = np.select([is_os, is_ws], [nk, nm], nn)
     t_sum = np.select([is_os, is_ws], [k_sum, np.full_like(nm, op.m)], np.full_like(nm, op.n))
     per_fold = fold_overhead(df, R, C) * n_time + om.stretch * t_sum
-    return (op.batch * f_rows * f_cols * per_fold).astype(np.int64)
+    cycles: IntArray = (op.batch * f_rows * f_cols * per_fold).astype(np.int64)
+    return cycles
