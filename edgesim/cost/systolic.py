@@ -28,11 +28,12 @@ IntArray = npt.NDArray[np.int64]
 
 
 def fold_overhead(dataflow: IntArray, rows: int, cols: int) -> IntArray:
-    """Fill + skew + drain cycles of one fold on an R×C array (dataflow index: 0 os, 1 ws, 2 is)."""
-    os_ = 2 * rows + cols - 2
-    ws_ = 2 * rows + cols - 2
-    is_ = 2 * rows + cols - 2
-    out: IntArray = np.select([dataflow == 0, dataflow == 1], [os_, ws_], is_).astype(np.int64)
+    """Fill + skew + drain cycles of one fold on an R×C array (dataflow index: 0 os, 1 ws, 2 is).
+
+    os: R + C - 2 (operands skewed across rows and columns; outputs drain as the next fold fills).
+    ws, is: 2R + C - 2 (R extra cycles to preload the stationary operand into the array).
+    """
+    out: IntArray = np.where(dataflow == 0, rows + cols - 2, 2 * rows + cols - 2).astype(np.int64)
     return out
 
 
