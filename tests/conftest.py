@@ -26,3 +26,18 @@ def write(tmp_path):
         return p
 
     return _write
+
+
+_REPORT: list[str] = []
+
+
+def report_line(text: str) -> None:
+    """Queue a figure to print in pytest's terminal summary (e.g. a measured maximum error)."""
+    _REPORT.append(text)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001 - pytest hook signature
+    if _REPORT:
+        terminalreporter.section("edgesim figures")
+        for line in _REPORT:
+            terminalreporter.write_line(line)

@@ -53,7 +53,7 @@ SHAPES = [  # (M, N, K)
     # larger than the array, composite
     (64, 64, 64), (100, 50, 75), (48, 80, 96), (65, 33, 129), (96, 200, 40),
     # LLM-ish, scaled down so SCALE-Sim stays fast (it is O(cycles * array edge) in Python)
-    (128, 64, 512), (512, 64, 512), (1, 256, 512), (256, 64, 256), (32, 512, 128),
+    (128, 64, 512), (512, 64, 512), (256, 64, 1024), (128, 128, 128), (1, 256, 512), (256, 64, 256), (32, 512, 128),
     (64, 128, 768), (16, 256, 256),
 ]
 COLUMNS = ["M", "N", "K", "rows", "cols", "dataflow", "scalesim_total_cycles",
