@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.operands import OperandModel
-from edgesim.mapping import MappingSet
+from edgesim.cost.tiling import TileGeometry, fold_count
 from edgesim.ops import Gemm
 
 IntArray = npt.NDArray[np.int64]
@@ -37,28 +37,14 @@ def fold_overhead(dataflow: IntArray, rows: int, cols: int) -> IntArray:
     return out
 
 
-def fold_count(n_tiles: IntArray, full: IntArray, last: IntArray, extent: int) -> IntArray:
-    """Folds of one dim over all its tiles: (n-1)·ceil(full/extent) + ceil(last/extent)."""
-    out: IntArray = (n_tiles - 1) * (-(-full // extent)) + (-(-last // extent))
-    return out
-
-
-def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, maps: MappingSet) -> IntArray:
+def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry, dataflow: IntArray) -> IntArray:
     """Array cycles of every candidate, fill/drain included, all tiles and batches."""
-    from edgesim.cost.model import _k_eff, _tiles  # shared tiling helpers
-
     R, C = arch.pe_array.rows, arch.pe_array.cols
-    nm, tm, rm = _tiles(op.m, maps.tile_m)
-    nn, tn, rn = _tiles(op.n, maps.tile_n)
-    nk, tk, rk = _tiles(op.k, maps.tile_k)
-    ke, rke = _k_eff(tk, om), _k_eff(rk, om)
-    k_sum = (nk - 1) * ke + rke
-    df = maps.dataflow
-    is_os, is_ws = df == 0, df == 1
-    f_rows = np.select([is_os], [fold_count(nm, tm, rm, R)], fold_count(nk, ke, rke, R))
-    f_cols = np.select([is_os | is_ws], [fold_count(nn, tn, rn, C)], fold_count(nm, tm, rm, C))
-    n_time = np.select([is_os, is_ws], [nk, nm], nn)
-    t_sum = np.select([is_os, is_ws], [k_sum, np.full_like(nm, op.m)], np.full_like(nm, op.n))
-    per_fold = fold_overhead(df, R, C) * n_time + om.stretch * t_sum
+    is_os, is_ws = dataflow == 0, dataflow == 1
+    f_rows = np.where(is_os, fold_count(g.nm, g.tm, g.rm, R), fold_count(g.nk, g.ke, g.rke, R))
+    f_cols = np.where(is_os | is_ws, fold_count(g.nn, g.tn, g.rn, C), fold_count(g.nm, g.tm, g.rm, C))
+    n_time = np.where(is_os, g.nk, np.where(is_ws, g.nm, g.nn))
+    t_sum = np.where(is_os, (g.nk - 1) * g.ke + g.rke, np.where(is_ws, op.m, op.n))
+    per_fold = fold_overhead(dataflow, R, C) * n_time + om.stretch * t_sum
     cycles: IntArray = (op.batch * f_rows * f_cols * per_fold).astype(np.int64)
     return cycles
