@@ -82,7 +82,7 @@ def run_case(case):
     """Simulate one GEMM case in a throw-away directory; return a result dict."""
     c = {"ifmap_sram_kb": 6144, "filter_sram_kb": 6144, "ofmap_sram_kb": 2048, **case}
     if c["dataflow"] not in ("os", "ws", "is"):  # scalesim would silently fall back to os
-        raise ValueError("dataflow must be os, ws or is, got %r" % (c["dataflow"],))
+        raise ValueError("dataflow must be os, ws or is, got {!r}".format(c["dataflow"]))
     bw = c.get("dram_bw")
     user = bw is not None or any(k in c for k in ("ifmap_bw", "filter_bw", "ofmap_bw"))
     params = dict(
@@ -128,7 +128,7 @@ def main():
         try:
             results.append(run_case(case))
         except Exception as e:  # report and keep going
-            results.append({**case, "error": "%s: %s" % (type(e).__name__, e)})
+            results.append({**case, "error": f"{type(e).__name__}: {e}"})
     json.dump(results, sys.stdout, indent=1)
     sys.stdout.write("\n")
 

@@ -83,8 +83,9 @@ def main():
         results = pool.map(_run, cases, chunksize=1)
     wall = time.perf_counter() - t0
 
-    key = lambda r: (SHAPES.index((r["M"], r["N"], r["K"])), ARRAYS.index((r["rows"], r["cols"])),
-                     DATAFLOWS.index(r["dataflow"]))
+    def key(r):
+        return (SHAPES.index((r["M"], r["N"], r["K"])), ARRAYS.index((r["rows"], r["cols"])),
+                         DATAFLOWS.index(r["dataflow"]))
     results.sort(key=key)
     max_diff = max(abs(r["compute_cycles"] - closed_form(r["M"], r["N"], r["K"], r["rows"],
                                                          r["cols"], r["dataflow"]))
@@ -92,10 +93,10 @@ def main():
     max_stall = max(r["stall_cycles"] for r in results)
 
     with open(OUT, "w", newline="") as f:
-        f.write("# scalesim==%s numpy==%s python==%s; CALC bandwidth mode, SRAM kB "
+        f.write("# scalesim=={} numpy=={} python=={}; CALC bandwidth mode, SRAM kB "
                 "ifmap/filter/ofmap=6144/6144/2048; compute=total-stall; "
-                "regenerate: tests/golden/gen_scalesim_goldens.py\n"
-                % (md.version("scalesim"), md.version("numpy"), platform.python_version()))
+                "regenerate: tests/golden/gen_scalesim_goldens.py\n".format(
+                    md.version("scalesim"), md.version("numpy"), platform.python_version()))
         w = csv.writer(f, lineterminator="\n")
         w.writerow(COLUMNS)
         for r in results:
