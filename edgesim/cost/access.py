@@ -50,6 +50,24 @@ UNINDEXED_DIM = np.array([_DIMS.index(next(d for d in _DIMS if d not in rel)) fo
 
 
 
+def _refetch_table() -> npt.NDArray[np.bool_]:
+    """table[order, code, tensor], code = bit0 m iterates | bit1 n iterates | bit2 k iterates."""
+    table = np.zeros((len(LOOP_ORDERS), 8, 3), dtype=bool)
+    for code in range(8):
+        iterates = np.array([(code >> d) & 1 for d in range(3)], dtype=bool)
+        table[:, code, :] = np.any(INNER_RELEVANT & iterates, axis=2)
+    return table
+
+
+REFETCH = _refetch_table()
+
+
+def refetches(order: str, m_iterates: bool, n_iterates: bool, k_iterates: bool) -> tuple[bool, bool, bool]:
+    """Whether A, B and C are re-fetched once per iteration of their unindexed DRAM loop."""
+    row = REFETCH[LOOP_ORDERS.index(order), int(m_iterates) + 2 * int(n_iterates) + 4 * int(k_iterates)]
+    return bool(row[0]), bool(row[1]), bool(row[2])
+
+
 def count_accesses(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry,
                    maps: MappingSet) -> tuple[FloatArray, FloatArray]:
     """Read and write bytes per candidate, level and tensor: arrays of shape (n, 3, 3)."""
@@ -57,41 +75,31 @@ def count_accesses(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry,
     nm, nn, nk = g.nm, g.nn, g.nk
     df = maps.dataflow
     # os streams A once per N fold and B once per M fold; ws and is accumulate C over K folds
-    f_n_cols = fold_count(nn, g.tn, g.rn, C)
-    f_k_rows = fold_count(nk, g.ke, g.rke, R)
-    a_reps = np.where(df == 2, nn, f_n_cols).astype(np.float64)
+    a_reps = np.where(df == 2, nn, fold_count(nn, g.tn, g.rn, C))
     b_reps = np.where(df == 0, fold_count(nm, g.tm, g.rm, R),
-                      np.where(df == 1, nm, fold_count(nm, g.tm, g.rm, C))).astype(np.float64)
-    acc = np.where(df == 0, nk, f_k_rows).astype(np.float64)
+                      np.where(df == 1, nm, fold_count(nm, g.tm, g.rm, C)))
+    acc = np.where(df == 0, nk, fold_count(nk, g.ke, g.rke, R))
+
+    code = (nm > 1) + 2 * (nn > 1) + 4 * (nk > 1)
+    refetch = REFETCH[maps.order, code]  # (n, tensor)
+    mult_a = np.where(refetch[:, 0], nn, 1)
+    mult_b = np.where(refetch[:, 1], nm, 1)
+    spills = np.where(refetch[:, 2], nk - 1, 0)
 
     b = op.batch
     a_all, b_all, c_all = b * op.m * op.k * om.a_bytes, b * om.b_stored_bytes, b * op.m * op.n
-    trips = np.stack([nm, nn, nk], axis=1).astype(np.float64)  # (n, dim)
-    iterates = (trips > 1.0)[:, None, :]  # (n, 1, dim)
-    refetch = np.any(INNER_RELEVANT[maps.order] & iterates, axis=2)  # (n, tensor)
-    mult = np.where(refetch, trips[:, UNINDEXED_DIM], 1.0)  # (n, tensor)
-    spills = mult[:, 2] - 1.0
-
-    n = len(maps)
-    reads = np.zeros((n, 3, 3))
-    writes = np.zeros((n, 3, 3))
-    reads[:, 2, 0] = a_all * mult[:, 0]
-    reads[:, 2, 1] = b_all * mult[:, 1]
-    reads[:, 2, 2] = c_all * om.psum_bytes * spills
-    writes[:, 2, 2] = c_all * (om.psum_bytes * spills + om.c_bytes)
-
-    writes[:, 1, 0] = reads[:, 2, 0]
-    writes[:, 1, 1] = reads[:, 2, 1]
-    writes[:, 1, 2] = c_all * om.psum_bytes * acc + reads[:, 2, 2]
-    reads[:, 1, 0] = a_all * a_reps
-    reads[:, 1, 1] = b_all * b_reps
-    reads[:, 1, 2] = c_all * om.psum_bytes * (acc - 1.0) + writes[:, 2, 2]
-
-    macs = b * op.m * op.n * op.k * om.k_kept
-    reads[:, 0, 0] = macs * om.a_bytes
-    reads[:, 0, 1] = macs * om.b_bytes
-    reads[:, 0, 2] = macs * om.psum_bytes
-    writes[:, 0, 2] = macs * om.psum_bytes
-    writes[:, 0, 0] = np.where(df == 2, reads[:, 1, 0], macs * om.a_bytes)  # A is stationary only in is
-    writes[:, 0, 1] = np.where(df == 1, reads[:, 1, 1], macs * om.b_bytes)  # B is stationary only in ws
-    return reads, writes
+    psum, macs = c_all * om.psum_bytes, b * op.m * op.n * op.k * om.k_kept
+    zero = np.zeros(len(maps))
+    dram_a, dram_b, dram_c_in = a_all * mult_a, b_all * mult_b, psum * spills
+    dram_c_out = dram_c_in + c_all * om.c_bytes
+    glb_a, glb_b = a_all * a_reps, b_all * b_reps
+    rf_a, rf_b, rf_c = zero + macs * om.a_bytes, zero + macs * om.b_bytes, zero + macs * om.psum_bytes
+    reads = np.stack([rf_a, rf_b, rf_c,
+                      glb_a, glb_b, psum * (acc - 1) + dram_c_out,
+                      dram_a, dram_b, dram_c_in], axis=1).reshape(-1, 3, 3)
+    writes = np.stack([np.where(df == 2, glb_a, rf_a),  # A is stationary only in is
+                       np.where(df == 1, glb_b, rf_b),  # B is stationary only in ws
+                       rf_c,
+                       dram_a, dram_b, psum * acc + dram_c_in,
+                       zero, zero, dram_c_out], axis=1).reshape(-1, 3, 3)
+    return reads.astype(np.float64), writes.astype(np.float64)

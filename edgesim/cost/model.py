@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.access import LEVELS, TENSORS, count_accesses
+from edgesim.cost.access import LEVELS, count_accesses
 from edgesim.cost.operands import operand_model
+from edgesim.cost.scalar import evaluate_scalar
 from edgesim.cost.systolic import compute_cycles
 from edgesim.cost.tiling import tile_geometry
 from edgesim.errors import Infeasible
@@ -128,29 +129,16 @@ def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
 
 
 def evaluate_one(arch: ArchSpec, op: Gemm, mapping: Mapping) -> GemmCost | Infeasible:
-    """Cost of one mapping, or why it cannot run."""
-    ca = evaluate(arch, op, MappingSet.of([mapping]))
-    if ca.rf_infeasible:
-        return Infeasible(ca.rf_infeasible)
-    if not ca.feasible[0]:
-        return Infeasible(f"global-buffer tile {mapping.tile_m}x{mapping.tile_n}x{mapping.tile_k} needs "
-                          f"{ca.glb_need_bytes[0]:,.0f} B but global_buffer holds {arch.global_buffer.capacity_bytes:,.0f} B")
-    return cost_at(arch, op, mapping, ca, 0)
-
-
-def cost_at(arch: ArchSpec, op: Gemm, mapping: Mapping, ca: CostArrays, i: int) -> GemmCost:
-    """Candidate `i` of `ca` as a named, scalar result."""
-
-    def table(a: FloatArray) -> dict[str, dict[str, float]]:
-        return {lv: dict(zip(TENSORS, row, strict=True)) for lv, row in zip(LEVELS, a[i].tolist(), strict=True)}
-
-    return GemmCost(op=op, mapping=mapping, b_format=ca.b_format, macs=op.macs, effective_macs=ca.effective_macs,
-                    compute_cycles=float(ca.compute_cycles[i]), glb_cycles=float(ca.glb_cycles[i]),
-                    rf_cycles=float(ca.rf_cycles[i]), dram_cycles=float(ca.dram_cycles[i]),
-                    latency_overlap_cycles=float(ca.latency_overlap_cycles[i]),
-                    latency_no_overlap_cycles=float(ca.latency_no_overlap_cycles[i]),
-                    total_cycles=float(ca.total_cycles[i]), read_bytes=table(ca.read_bytes),
-                    write_bytes=table(ca.write_bytes),
-                    level_energy_pj=dict(zip(LEVELS, ca.level_energy_pj[i].tolist(), strict=True)),
-                    mac_energy_pj=float(ca.mac_energy_pj[i]), energy_pj=float(ca.energy_pj[i]),
-                    dram_bytes=float(ca.dram_bytes[i]), utilization=float(ca.utilization[i]))
+    """Cost of one mapping, or why it cannot run (plain-Python path, identical to `evaluate`)."""
+    out = evaluate_scalar(arch, op, mapping)
+    if isinstance(out, Infeasible):
+        return out
+    s, reads, writes = out
+    return GemmCost(op=op, mapping=mapping, b_format=operand_model(arch, op).b_format, macs=op.macs,
+                    effective_macs=s["effective_macs"], compute_cycles=s["compute_cycles"], glb_cycles=s["glb_cycles"],
+                    rf_cycles=s["rf_cycles"], dram_cycles=s["dram_cycles"],
+                    latency_overlap_cycles=s["latency_overlap_cycles"],
+                    latency_no_overlap_cycles=s["latency_no_overlap_cycles"], total_cycles=s["total_cycles"],
+                    read_bytes=reads, write_bytes=writes,
+                    level_energy_pj={lv: s[f"{lv}_energy_pj"] for lv in LEVELS}, mac_energy_pj=s["mac_energy_pj"],
+                    energy_pj=s["energy_pj"], dram_bytes=s["dram_bytes"], utilization=s["utilization"])

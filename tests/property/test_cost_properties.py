@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from edgesim.config import load_arch
 from edgesim.cost import evaluate_one
+from edgesim.cost.access import LEVELS, TENSORS
 from edgesim.cost.model import evaluate
 from edgesim.errors import Infeasible
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Mapping, MappingSet
@@ -110,16 +111,24 @@ def test_more_sparsity_never_more_weight_traffic(name, op, mp, d):
     assert weight_dram_bytes(lo) <= weight_dram_bytes(hi) + 1e-9
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(name=arch_names, op=gemms(), maps=st.lists(mappings(), min_size=1, max_size=20))
-def test_vectorised_equals_one_at_a_time(name, op, maps):
+def test_scalar_path_equals_vectorised(name, op, maps):
+    """evaluate_one (plain Python) and evaluate (numpy, many candidates) give the same numbers."""
     arch = ARCHS[name]
     batch = evaluate(arch, op, MappingSet.of(maps))
     for i, mp in enumerate(maps):
         single = evaluate_one(arch, op, mp)
         if isinstance(single, Infeasible):
             assert not batch.feasible[i]
-        else:
-            assert batch.feasible[i]
-            assert single.total_cycles == pytest.approx(batch.total_cycles[i])
-            assert single.energy_pj == pytest.approx(batch.energy_pj[i])
+            continue
+        assert batch.feasible[i]
+        for field in ("compute_cycles", "glb_cycles", "rf_cycles", "dram_cycles", "latency_overlap_cycles",
+                      "latency_no_overlap_cycles", "total_cycles", "energy_pj", "utilization"):
+            assert getattr(single, field) == pytest.approx(float(getattr(batch, field)[i]), rel=1e-12), field
+        assert single.mac_energy_pj == pytest.approx(float(batch.mac_energy_pj[i]), rel=1e-12)
+        for li, lv in enumerate(LEVELS):
+            assert single.level_energy_pj[lv] == pytest.approx(float(batch.level_energy_pj[i, li]), rel=1e-12)
+            for ti, t in enumerate(TENSORS):
+                assert single.read_bytes[lv][t] == pytest.approx(float(batch.read_bytes[i, li, ti]), rel=1e-12)
+                assert single.write_bytes[lv][t] == pytest.approx(float(batch.write_bytes[i, li, ti]), rel=1e-12)
