@@ -56,7 +56,7 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
 
 
 def scalesim_cases(quick: bool) -> list[dict[str, object]]:
-    shapes = [(64, 64, 64), (128, 256, 64), (256, 256, 256), (100, 37, 211), (512, 64, 128), (31, 97, 127)]
+    shapes = [(8, 8, 8), (64, 64, 64), (128, 256, 64), (256, 256, 256), (100, 37, 211), (512, 64, 128), (31, 97, 127)]
     if quick:
         shapes = shapes[:3]
     return [{"M": m, "N": n, "K": k, "rows": 16, "cols": 16, "dataflow": df}

@@ -133,8 +133,8 @@ def evaluate_one(arch: ArchSpec, op: Gemm, mapping: Mapping) -> GemmCost | Infea
     out = evaluate_scalar(arch, op, mapping)
     if isinstance(out, Infeasible):
         return out
-    s, reads, writes = out
-    return GemmCost(op=op, mapping=mapping, b_format=operand_model(arch, op).b_format, macs=op.macs,
+    s, reads, writes, b_format = out
+    return GemmCost(op=op, mapping=mapping, b_format=b_format, macs=op.macs,
                     effective_macs=s["effective_macs"], compute_cycles=s["compute_cycles"], glb_cycles=s["glb_cycles"],
                     rf_cycles=s["rf_cycles"], dram_cycles=s["dram_cycles"],
                     latency_overlap_cycles=s["latency_overlap_cycles"],

@@ -31,9 +31,14 @@ def _folds(n: int, full: int, last: int, extent: int) -> int:
     return (n - 1) * (-(-full // extent)) + (-(-last // extent))
 
 
-def evaluate_scalar(arch: ArchSpec, op: Gemm, mp: Mapping) -> tuple[dict[str, float], dict[str, dict[str, float]],
-                                                                    dict[str, dict[str, float]]] | Infeasible:
-    """(scalars, read bytes, write bytes) of one mapping, or why it cannot run. See `edgesim.cost.model`."""
+Table = dict[str, dict[str, float]]
+
+
+def evaluate_scalar(arch: ArchSpec, op: Gemm, mp: Mapping) -> tuple[dict[str, float], Table, Table, str] | Infeasible:
+    """(scalars, read bytes, write bytes, B's storage format) of one mapping, or why it cannot run.
+
+    The formulas are those of `edgesim.cost.systolic`, `edgesim.cost.access` and `edgesim.cost.model`.
+    """
     om = operand_model(arch, op)
     R, C = arch.pe_array.rows, arch.pe_array.cols
     nm, tm, rm = _split(op.m, mp.tile_m)
@@ -99,4 +104,4 @@ def evaluate_scalar(arch: ArchSpec, op: Gemm, mp: Mapping) -> tuple[dict[str, fl
                "effective_macs": macs, "utilization": macs / (total * arch.pe_array.pes * om.pack),
                "glb_need_bytes": need, **{f"{lv}_energy_pj": e for lv, e in zip(LEVELS, level_pj, strict=True)}}
     return (scalars, {lv: dict(zip(TENSORS, r, strict=True)) for lv, r in zip(LEVELS, reads, strict=True)},
-            {lv: dict(zip(TENSORS, w, strict=True)) for lv, w in zip(LEVELS, writes, strict=True)})
+            {lv: dict(zip(TENSORS, w, strict=True)) for lv, w in zip(LEVELS, writes, strict=True)}, om.b_format)
