@@ -131,7 +131,7 @@ def _blame_override(problem: Problem, overrides: list[str] | tuple[str, ...]) ->
     """A problem in a field set with --set points at the override, not at the file's line."""
     for item in overrides:
         dotted = item.split("=", 1)[0].strip()
-        if problem.path == dotted or problem.path.startswith(dotted + "."):
+        if problem.path == dotted or problem.path.startswith(dotted + ".") or dotted.startswith(problem.path + "."):
             return Problem(source=f"--set {item}", path=problem.path, message=problem.message)
     return problem
 

@@ -121,3 +121,10 @@ def test_fingerprint_tracks_numbers_not_path():
     a, b = load_arch(), load_arch(None, ["pe_array.rows=8"])
     assert a.fingerprint() != b.fingerprint()
     assert a.fingerprint() == load_arch(str(HW_CONFIG_DIR / "edge_npu_16x16.yaml")).fingerprint()
+
+
+def test_set_inside_a_table_field_blames_the_override():
+    with pytest.raises(ConfigError) as exc:
+        load_arch(None, ["mac.energy_pj_per_mac.4=x"])
+    assert str(exc.value).splitlines()[1].strip().startswith("--set mac.energy_pj_per_mac.4=x: mac.energy_pj_per_mac: expected")
+    assert load_arch(None, ["mac.energy_pj_per_mac.4=0.05"]).mac.energy_pj_at(4) == 0.05
