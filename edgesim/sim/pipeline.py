@@ -2,7 +2,9 @@
 
 Model (cycles, bytes). One DRAM channel serves transfers first-come first-served at
 `bandwidth_bytes_per_cycle`; a read's data arrive `latency_cycles` after its transfer ends (the
-latency overlaps the next transfer); writes are posted (no latency). Per tile i:
+latency overlaps the next transfer); writes are posted (no latency). Optionally (`Ports.per_operand`,
+SCALE-Sim's memory model) A, B and C each have a channel of their own at that bandwidth, working in
+parallel; C's channel carries partial sums and outputs. Per tile i:
 - double buffered: tile i's loads may start once tile i-2's compute has ended (its buffer half is
   free); the previous tile's write-back is issued when that tile's compute ends; compute i starts
   when its data are ready and compute i-1 has ended;
@@ -49,11 +51,16 @@ class Ports:
     buffer_bandwidth: float
     register_bandwidth: float  # all PEs together
     single_buffered: bool
+    per_operand: bool = False  # one channel per operand (A, B, C) instead of one shared channel
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.per_operand else 1
 
 
 @dataclass(slots=True)
 class State:
-    dram_free: float = 0.0
+    dram_free: list[float] = field(default_factory=lambda: [0.0])  # per channel
     ce1: float = 0.0  # compute end of the previous tile
     ce2: float = 0.0  # compute end of the tile before it
     pending_writeback: float = 0.0  # bytes the previous tile must write back
@@ -65,8 +72,13 @@ class State:
     macs: float = 0.0
     tiles: int = 0
 
-    def times(self) -> tuple[float, float, float]:
-        return (self.dram_free, self.ce1, self.ce2)
+    def times(self) -> list[float]:
+        return [*self.dram_free, self.ce1, self.ce2]
+
+    def shift(self, by: float) -> None:
+        self.dram_free = [x + by for x in self.dram_free]
+        self.ce1 += by
+        self.ce2 += by
 
     def counters(self) -> list[float]:
         return [self.compute, *self.stalls.values(), self.dram_busy, self.buffer_bytes, self.dram_bytes, self.macs,
@@ -83,27 +95,38 @@ class State:
         self.tiles += round(delta[8] * times)
 
 
-def transfer(s: State, p: Ports, issue: float, nbytes: float, log: list[Event] | None, kind: str) -> float:
-    """Put `nbytes` on the DRAM channel no earlier than `issue`; return when the transfer ends."""
-    start = max(issue, s.dram_free)
-    s.dram_free = start + nbytes / p.bandwidth
+def transfer(s: State, p: Ports, channel: int, issue: float, nbytes: float, log: list[Event] | None,
+             kind: str) -> float:
+    """Put `nbytes` on a DRAM channel no earlier than `issue`; return when the transfer ends."""
+    start = max(issue, s.dram_free[channel])
+    end = start + nbytes / p.bandwidth
+    s.dram_free[channel] = end
     s.dram_busy += nbytes / p.bandwidth
     s.dram_bytes += nbytes
     if log is not None:
-        log.append(Event("dram", start, s.dram_free, kind))
-    return s.dram_free
+        log.append(Event("dram", start, end, kind))
+    return end
+
+
+def _load(s: State, p: Ports, issue: float, t: Tile, log: list[Event] | None) -> float:
+    """Issue the tile's loads; return when its data are ready."""
+    if not p.per_operand:
+        return transfer(s, p, 0, issue, t.load_bytes, log, "load") + p.latency
+    ends = [transfer(s, p, ch, issue, nbytes, log, "load") for ch, nbytes in enumerate(t.load_parts) if nbytes > 0]
+    return max(ends) + p.latency
 
 
 def step(s: State, t: Tile, p: Ports, log: list[Event] | None = None) -> None:
     """Advance the pipeline by one tile."""
+    c_channel = p.channels - 1
     wb_done = NEG_INF
     if p.single_buffered and s.pending_writeback > 0:
-        wb_done = transfer(s, p, s.ce1, s.pending_writeback, log, "writeback")
+        wb_done = transfer(s, p, c_channel, s.ce1, s.pending_writeback, log, "writeback")
     ready = NEG_INF
     if t.load_bytes > 0:
-        ready = transfer(s, p, s.ce1 if p.single_buffered else s.ce2, t.load_bytes, log, "load") + p.latency
+        ready = _load(s, p, s.ce1 if p.single_buffered else s.ce2, t, log)
     if not p.single_buffered and s.pending_writeback > 0:
-        transfer(s, p, s.ce1, s.pending_writeback, log, "writeback")
+        transfer(s, p, c_channel, s.ce1, s.pending_writeback, log, "writeback")
     start = max(s.ce1, ready, wb_done)
     wait = start - s.ce1
     latency_part = min(wait, p.latency) if t.load_bytes > 0 else 0.0
@@ -125,14 +148,15 @@ def step(s: State, t: Tile, p: Ports, log: list[Event] | None = None) -> None:
     s.tiles += 1
     # No later transfer is issued before this bound, so an idle channel's stale free time can be raised
     # to it without changing anything; it keeps the state shift-invariant across identical tiles.
-    s.dram_free = max(s.dram_free, s.ce1 if p.single_buffered else s.ce2)
+    bound = s.ce1 if p.single_buffered else s.ce2
+    s.dram_free = [max(x, bound) for x in s.dram_free]
 
 
 def finish(s: State, p: Ports, log: list[Event] | None = None) -> float:
     """Write back the last C tile; return the total cycles."""
     end = s.ce1
     if s.pending_writeback > 0:
-        end = max(end, transfer(s, p, s.ce1, s.pending_writeback, log, "writeback"))
+        end = max(end, transfer(s, p, p.channels - 1, s.ce1, s.pending_writeback, log, "writeback"))
         s.pending_writeback = 0.0
     s.stalls["dram_bandwidth"] += end - s.ce1
     if log is not None and end > s.ce1:
@@ -160,7 +184,7 @@ def _play(node: Node, reps: int, s: State, p: Ports, log: list[Event] | None, bu
         if s.pending_writeback == pending and max(shift) - min(shift) <= 1e-9 * max(1.0, abs(s.ce1)):
             delta = [a - b for a, b in zip(s.counters(), counters, strict=True)]
             t0 = s.ce1
-            s.dram_free, s.ce1, s.ce2 = (x + shift[1] * left for x in s.times())
+            s.shift(shift[-1] * left)
             s.add_counters(delta, left)
             if log is not None:
                 log.append(Event("compute", t0, s.ce1, "steady", f"{left:,} more x {_describe(node)}"))
@@ -189,19 +213,23 @@ class SimResult:
         return sum(self.stall_cycles.values())
 
 
-def ports_of(arch: ArchSpec, mapping: Mapping) -> Ports:
+def ports_of(arch: ArchSpec, mapping: Mapping, *, per_operand: bool = False) -> Ports:
     rf = arch.registers
     return Ports(bandwidth=arch.dram.bandwidth_bytes_per_cycle, latency=float(arch.dram.latency_cycles),
                  buffer_bandwidth=arch.global_buffer.bandwidth_bytes_per_cycle,
                  register_bandwidth=rf.bandwidth_bytes_per_cycle * rf.instances,
-                 single_buffered=not mapping.double_buffer)
+                 single_buffered=not mapping.double_buffer, per_operand=per_operand)
 
 
-def simulate(arch: ArchSpec, op: Gemm, mapping: Mapping, *, max_events: int = 2000,
+def simulate(arch: ArchSpec, op: Gemm, mapping: Mapping, *, max_events: int = 2000, per_operand: bool = False,
              tree: Seq | None = None) -> SimResult:
-    """Simulate the tile pipeline of `op` under `mapping`; keep at most `max_events` explicit tile events."""
-    p = ports_of(arch, mapping)
-    s = State()
+    """Simulate the tile pipeline of `op` under `mapping`; keep at most `max_events` explicit tile events.
+
+    `per_operand=True` gives A, B and C a DRAM channel each (SCALE-Sim's memory model) instead of one
+    shared channel.
+    """
+    p = ports_of(arch, mapping, per_operand=per_operand)
+    s = State(dram_free=[0.0] * p.channels)
     log: list[Event] = []
     _play(tree if tree is not None else tile_tree(arch, op, mapping), 1, s, p, log, [max_events])
     total = finish(s, p, log)
@@ -213,6 +241,6 @@ def result_of(s: State, total: float, p: Ports, log: list[Event]) -> SimResult:
     return SimResult(total_cycles=total, compute_cycles=s.compute, stall_cycles=dict(s.stalls),
                      dram_bytes=s.dram_bytes, dram_busy_cycles=s.dram_busy, buffer_bytes=s.buffer_bytes,
                      macs=s.macs, tiles=s.tiles,
-                     utilization={"pe_array": s.compute / span, "dram": s.dram_busy / span,
+                     utilization={"pe_array": s.compute / span, "dram": s.dram_busy / p.channels / span,
                                   "global_buffer": s.buffer_bytes / p.buffer_bandwidth / span},
                      timeline=tuple(log))

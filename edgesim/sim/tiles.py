@@ -27,12 +27,16 @@ TENSOR_DIMS = {"A": "mk", "B": "kn", "C": "mn"}
 class Tile:
     """One DRAM-loop iteration. Bytes and cycles."""
 
-    load_bytes: float  # DRAM -> buffer before compute: changed operand tiles, plus C partial sums to resume
+    load_parts: tuple[float, float, float]  # DRAM -> buffer before compute, per operand: A, B, C partial sums
     writeback_bytes: float  # buffer -> DRAM after compute, when C leaves (partial or final)
     compute_cycles: float  # array cycles of this tile's folds, fill/drain included
     buffer_bytes: float  # global-buffer traffic of this tile (array reads, accumulation, fills, write-backs)
     register_bytes: float  # register-file traffic of this tile
     macs: float  # dense MACs of this tile
+
+    @property
+    def load_bytes(self) -> float:
+        return sum(self.load_parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +85,9 @@ def tile_attributes(arch: ArchSpec, op: Gemm, om: OperandModel, mp: Mapping, lev
     b_el = om.b_stored_bytes / (op.k * op.n)
     tile_bytes = {"A": sm * sk * om.a_bytes, "B": sk * sn * b_el, "C": sm * sn * om.psum_bytes}
     reload = {t: any(c and _indexes(lv, t) for lv, c in zip(levels, changed_now, strict=True)) for t in "ABC"}
-    load = tile_bytes["A"] * reload["A"] + tile_bytes["B"] * reload["B"]
-    if reload["C"] and not k_first:
-        load += tile_bytes["C"]
+    parts = (tile_bytes["A"] * reload["A"], tile_bytes["B"] * reload["B"],
+             tile_bytes["C"] if reload["C"] and not k_first else 0.0)
+    load = sum(parts)
     leaves = any(c and _indexes(lv, "C") for lv, c in zip(levels, changed_next, strict=True))
     writeback = sm * sn * (om.c_bytes if k_last else om.psum_bytes) if leaves else 0.0
 
@@ -106,7 +110,7 @@ def tile_attributes(arch: ArchSpec, op: Gemm, om: OperandModel, mp: Mapping, lev
     a_hops = macs * om.a_bytes if mp.dataflow != Dataflow.IS else tile_bytes["A"] * a_reps
     b_hops = macs * om.b_bytes if mp.dataflow != Dataflow.WS else tile_bytes["B"] * b_reps
     register = macs * (om.a_bytes + om.b_bytes + 2 * om.psum_bytes) + a_hops + b_hops
-    return Tile(load_bytes=load, writeback_bytes=writeback, compute_cycles=float(compute),
+    return Tile(load_parts=parts, writeback_bytes=writeback, compute_cycles=float(compute),
                 buffer_bytes=buffer, register_bytes=register, macs=float(sm * sn * sk))
 
 

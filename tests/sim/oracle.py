@@ -41,13 +41,13 @@ def explicit_tiles(arch: ArchSpec, op: Gemm, mp: Mapping) -> list[dict[str, floa
         key = {"A": (c["b"], c["m"], c["k"]), "B": (c["b"], c["k"], c["n"]), "C": (c["b"], c["m"], c["n"])}
         pkey = None if prev is None else {"A": (prev["b"], prev["m"], prev["k"]), "B": (prev["b"], prev["k"], prev["n"]),
                                           "C": (prev["b"], prev["m"], prev["n"])}
-        load = 0.0
+        parts = [0.0, 0.0, 0.0]
         if pkey is None or key["A"] != pkey["A"]:
-            load += sm * sk * om.a_bytes
+            parts[0] = sm * sk * om.a_bytes
         if pkey is None or key["B"] != pkey["B"]:
-            load += sk * sn * b_el
+            parts[1] = sk * sn * b_el
         if (pkey is None or key["C"] != pkey["C"]) and c["k"] > 0:
-            load += sm * sn * om.psum_bytes
+            parts[2] = sm * sn * om.psum_bytes
         nxt = coords(positions[i + 1]) if i + 1 < len(positions) else None
         leaves = nxt is None or (nxt["b"], nxt["m"], nxt["n"]) != key["C"]
         writeback = sm * sn * (om.c_bytes if c["k"] == nk - 1 else om.psum_bytes) if leaves else 0.0
@@ -61,13 +61,13 @@ def explicit_tiles(arch: ArchSpec, op: Gemm, mp: Mapping) -> list[dict[str, floa
         first = tuple(x == 0 for x in pos)
         last = tuple(x == lv.trips - 1 for x, lv in zip(pos, levels, strict=True))
         attrs = tile_attributes(arch, op, om, mp, levels, first, last)
-        out.append({"load": load, "writeback": writeback, "compute": float(compute),
+        out.append({"load": sum(parts), "parts": parts, "writeback": writeback, "compute": float(compute),
                     "buffer": attrs.buffer_bytes, "register": attrs.register_bytes})
         prev = c
     return out
 
 
-def oracle(arch: ArchSpec, op: Gemm, mp: Mapping) -> dict[str, float]:
+def oracle(arch: ArchSpec, op: Gemm, mp: Mapping, per_operand: bool = False) -> dict[str, float]:
     bw = arch.dram.bandwidth_bytes_per_cycle
     lat = float(arch.dram.latency_cycles)
     glb_bw = arch.global_buffer.bandwidth_bytes_per_cycle
@@ -75,26 +75,29 @@ def oracle(arch: ArchSpec, op: Gemm, mp: Mapping) -> dict[str, float]:
     sb = not mp.double_buffer
     tiles = explicit_tiles(arch, op, mp)
     ends: list[float] = []
-    channel = 0.0
+    free = {"A": 0.0, "B": 0.0, "C": 0.0} if per_operand else {"all": 0.0}
     res = {"compute": 0.0, "dram_bandwidth": 0.0, "dram_latency": 0.0, "buffer_port": 0.0, "dram_bytes": 0.0}
 
-    def send(issue: float, nbytes: float) -> float:
-        nonlocal channel
-        channel = max(issue, channel) + nbytes / bw
+    def send(issue: float, nbytes: float, operand: str) -> float:
+        ch = operand if per_operand else "all"
+        free[ch] = max(issue, free[ch]) + nbytes / bw
         res["dram_bytes"] += nbytes
-        return channel
+        return free[ch]
 
     for i, t in enumerate(tiles):
         prev_end = ends[i - 1] if i >= 1 else 0.0
         owed = tiles[i - 1]["writeback"] if i >= 1 else 0.0
         need = [prev_end]
         if sb and owed:
-            need.append(send(prev_end, owed))
+            need.append(send(prev_end, owed, "C"))
         if t["load"]:
             slot_free = prev_end if sb else (ends[i - 2] if i >= 2 else 0.0)
-            need.append(send(slot_free, t["load"]) + lat)
+            if per_operand:
+                need.append(max(send(slot_free, b, x) for x, b in zip("ABC", t["parts"], strict=True) if b) + lat)
+            else:
+                need.append(send(slot_free, t["load"], "all") + lat)
         if not sb and owed:
-            send(prev_end, owed)
+            send(prev_end, owed, "C")
         start = max(need)
         wait = start - prev_end
         lat_part = min(wait, lat) if t["load"] else 0.0
@@ -106,7 +109,7 @@ def oracle(arch: ArchSpec, op: Gemm, mp: Mapping) -> dict[str, float]:
         ends.append(start + busy)
     total = ends[-1]
     if tiles[-1]["writeback"]:
-        total = max(total, send(ends[-1], tiles[-1]["writeback"]))
+        total = max(total, send(ends[-1], tiles[-1]["writeback"], "C"))
     res["dram_bandwidth"] += total - ends[-1]
     res["total"] = total
     res["tiles"] = len(tiles)
