@@ -1,8 +1,13 @@
-"""The public entry points, composed explicitly: load specs, map each op, evaluate, total up."""
+"""The public entry points, composed explicitly: load specs, map each op, evaluate, total up.
+
+Two engines: `analytic` (the cost model: overlap assumed perfect within an op) and `sim` (the
+tile-level pipeline simulator: stalls by cause and a timeline). Ops run one after another.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import GemmCost, evaluate_one
@@ -10,13 +15,51 @@ from edgesim.errors import Infeasible
 from edgesim.heuristic import heuristic_mapping
 from edgesim.mapping import Dataflow, Mapping
 from edgesim.ops import Gemm
+from edgesim.sim.pipeline import CAUSES, SimResult, simulate
 from edgesim.units import cycles_to_seconds
+from edgesim.vector import VectorCost, VectorOp, evaluate_vector
+
+Op = Gemm | VectorOp
+
+
+class Engine(StrEnum):
+    ANALYTIC = "analytic"
+    SIM = "sim"
 
 
 @dataclass(frozen=True, slots=True)
 class OpResult:
-    op: Gemm
-    cost: GemmCost | Infeasible
+    op: Op
+    cost: GemmCost | VectorCost | Infeasible
+    sim: SimResult | None = None
+
+    @property
+    def feasible(self) -> bool:
+        return not isinstance(self.cost, Infeasible)
+
+    @property
+    def total_cycles(self) -> float:
+        if self.sim is not None:
+            return self.sim.total_cycles
+        return 0.0 if isinstance(self.cost, Infeasible) else self.cost.total_cycles
+
+    @property
+    def stall_cycles(self) -> dict[str, float]:
+        """Cycles beyond compute, by cause (simulator, or the vector op's streaming bound)."""
+        if self.sim is not None:
+            return self.sim.stall_cycles
+        if isinstance(self.cost, VectorCost):
+            return vector_stalls(self.cost)
+        return dict.fromkeys(CAUSES, 0.0)
+
+
+def vector_stalls(c: VectorCost) -> dict[str, float]:
+    beyond = max(c.dram_cycles, c.glb_cycles) - c.vector_cycles
+    stalls = dict.fromkeys(CAUSES, 0.0)
+    stalls["dram_latency"] = c.total_cycles - max(c.vector_cycles, c.dram_cycles, c.glb_cycles)
+    if beyond > 0:
+        stalls["dram_bandwidth" if c.dram_cycles >= c.glb_cycles else "buffer_port"] = beyond
+    return stalls
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +67,19 @@ class SimulationResult:
     arch: ArchSpec
     workload_name: str
     results: tuple[OpResult, ...]
+    engine: Engine = Engine.ANALYTIC
 
     @property
-    def costs(self) -> list[GemmCost]:
-        return [r.cost for r in self.results if isinstance(r.cost, GemmCost)]
+    def costs(self) -> list[GemmCost | VectorCost]:
+        return [r.cost for r in self.results if not isinstance(r.cost, Infeasible)]
 
     @property
     def infeasible(self) -> list[OpResult]:
         return [r for r in self.results if isinstance(r.cost, Infeasible)]
 
     def total(self, field: str) -> float:
+        if field == "total_cycles":
+            return float(sum(r.total_cycles for r in self.results))
         return float(sum(getattr(c, field) for c in self.costs))
 
     @property
@@ -50,8 +96,25 @@ def map_and_evaluate(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None,
     return evaluate_one(arch, op, chosen)
 
 
+def run_op(arch: ArchSpec, op: Op, engine: Engine, dataflow: Dataflow | None = None,
+           max_events: int = 2000) -> OpResult:
+    if isinstance(op, VectorOp):
+        return OpResult(op, evaluate_vector(arch, op))
+    cost = map_and_evaluate(arch, op, dataflow)
+    if engine == Engine.SIM and isinstance(cost, GemmCost):
+        return OpResult(op, cost, simulate(arch, op, cost.mapping, max_events=max_events))
+    return OpResult(op, cost)
+
+
+def simulate_ops(arch: ArchSpec, ops: tuple[Op, ...] | list[Op], *, workload_name: str = "",
+                 dataflow: Dataflow | None = None, engine: Engine = Engine.ANALYTIC,
+                 max_events: int = 2000) -> SimulationResult:
+    """Map each GEMM (heuristic mapper), evaluate every op, and keep them in order."""
+    return SimulationResult(arch=arch, workload_name=workload_name, engine=engine,
+                            results=tuple(run_op(arch, op, engine, dataflow, max_events) for op in ops))
+
+
 def simulate_gemms(arch: ArchSpec, ops: tuple[Gemm, ...] | list[Gemm], *, workload_name: str = "",
                    dataflow: Dataflow | None = None) -> SimulationResult:
-    """Map each op (heuristic mapper) and evaluate it with the analytic cost model; ops run one after another."""
-    return SimulationResult(arch=arch, workload_name=workload_name,
-                            results=tuple(OpResult(op, map_and_evaluate(arch, op, dataflow)) for op in ops))
+    """The analytic cost of a GEMM list (kept for callers that only have GEMMs)."""
+    return simulate_ops(arch, list(ops), workload_name=workload_name, dataflow=dataflow)

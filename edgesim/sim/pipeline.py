@@ -40,8 +40,9 @@ class Event:
     lane: str  # "dram", "compute" or "stall"
     start: float
     end: float
-    kind: str  # load, writeback, compute, steady, or a stall cause
+    kind: str  # load, writeback, compute, or a stall cause
     label: str = ""
+    share: float = 1.0  # for runs jumped in closed form: the fraction of the span the resource is busy
 
 
 @dataclass(slots=True)
@@ -83,6 +84,14 @@ class State:
     def counters(self) -> list[float]:
         return [self.compute, *self.stalls.values(), self.dram_busy, self.buffer_bytes, self.dram_bytes, self.macs,
                 float(self.tiles)]
+
+    def take_counters(self) -> list[float]:
+        """Return the counters and reset them to zero."""
+        out = self.counters()
+        self.compute = self.dram_busy = self.buffer_bytes = self.dram_bytes = self.macs = 0.0
+        self.stalls = dict.fromkeys(CAUSES, 0.0)
+        self.tiles = 0
+        return out
 
     def add_counters(self, delta: list[float], times: int) -> None:
         self.compute += delta[0] * times
@@ -168,7 +177,9 @@ def _play(node: Node, reps: int, s: State, p: Ports, log: list[Event] | None, bu
     """Play `node` `reps` times, jumping in closed form once a repetition is a pure time shift."""
     r = 0
     while r < reps:
-        before, counters, pending = s.times(), s.counters(), s.pending_writeback
+        # Counters of this repetition are summed from zero, so the delta used for a jump carries no
+        # cancellation error from the (large) running totals.
+        before, outer, pending = s.times(), s.take_counters(), s.pending_writeback
         rec = log if budget[0] > 0 else None
         if isinstance(node, Tile):
             step(s, node, p, rec)
@@ -176,23 +187,33 @@ def _play(node: Node, reps: int, s: State, p: Ports, log: list[Event] | None, bu
         else:
             for child, n in node.items:
                 _play(child, n, s, p, log, budget)
+        delta = s.take_counters()
+        s.add_counters(outer, 1)
         r += 1
         left = reps - r
-        if left == 0:
-            break
         shift = [a - b for a, b in zip(s.times(), before, strict=True)]
-        if s.pending_writeback == pending and max(shift) - min(shift) <= 1e-9 * max(1.0, abs(s.ce1)):
-            delta = [a - b for a, b in zip(s.counters(), counters, strict=True)]
+        if left > 0 and s.pending_writeback == pending and max(shift) - min(shift) <= 1e-14 * max(1.0, abs(s.ce1)):
             t0 = s.ce1
             s.shift(shift[-1] * left)
-            s.add_counters(delta, left)
+            s.add_counters(delta, 1 + left)
             if log is not None:
-                log.append(Event("compute", t0, s.ce1, "steady", f"{left:,} more x {_describe(node)}"))
+                _log_jump(log, t0, s.ce1, delta, left, p, node)
             return
+        s.add_counters(delta, 1)
 
 
-def _describe(node: Node) -> str:
-    return "tile" if isinstance(node, Tile) else "block"
+def _log_jump(log: list[Event], t0: float, t1: float, delta: list[float], left: int, p: Ports, node: Node) -> None:
+    """One hatched bar per lane for a run jumped in closed form, labelled with its busy or stall share."""
+    span = max(t1 - t0, 1e-12)
+    what = "tile" if isinstance(node, Tile) else "block"
+    busy = delta[0] * left / span
+    log.append(Event("compute", t0, t1, "compute", f"steady: {left:,} more x {what}, array busy {busy:.0%}", busy))
+    dram = delta[4] * left / p.channels / span
+    log.append(Event("dram", t0, t1, "load", f"steady: DRAM busy {dram:.0%}", dram))
+    for i, cause in enumerate(CAUSES):
+        if delta[1 + i] > 0:
+            share = delta[1 + i] * left / span
+            log.append(Event("stall", t0, t1, cause, f"steady: {share:.0%} of the time", share))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

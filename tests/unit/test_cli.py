@@ -46,7 +46,7 @@ def test_set_changes_the_array(capsys):
 def test_csv_format(capsys):
     assert main(["simulate", "--gemm", "32,32,32", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("op,m,n,k,") and len(lines) == 2
+    assert lines[0].startswith("op,kind,shape,m,n,k,") and len(lines) == 2
 
 
 @pytest.mark.parametrize("args, message", [
@@ -84,3 +84,27 @@ def test_output_file(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["simulate", "--gemm", "16,16,16", "--format", "json", "-o", str(out)]) == 0
     assert json.loads(out.read_text())["total_cycles"] > 0
+
+
+def test_layer_with_timeline_png_and_csv(tmp_path, capsys):
+    png, csv_path = tmp_path / "t.png", tmp_path / "t.csv"
+    assert main(["simulate", "--layer", "tiny", "--seq", "64", "--timeline", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "engine: sim" in out and "softmax" in out and "bw stall" in out
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["simulate", "--layer", "tiny", "--seq", "64", "--timeline", str(csv_path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["engine"] == "sim"
+    # the simulator's totals: every op's cycles = compute + stalls
+    for op in data["per_op"]:
+        stalls = sum(op[f"stall_{c}_cycles"] for c in ("dram_bandwidth", "dram_latency", "buffer_port"))
+        assert op["total_cycles"] == pytest.approx(op["compute_cycles"] + stalls)
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "op,lane,start_cycle,end_cycle,kind,busy_share,label" and len(lines) > 20
+
+
+def test_timeline_needs_sim_and_known_suffix(tmp_path, capsys):
+    assert main(["simulate", "--gemm", "8,8,8", "--engine", "analytic", "--timeline", str(tmp_path / "x.png")]) == 2
+    assert "--timeline: needs --engine sim" in capsys.readouterr().err
+    assert main(["simulate", "--gemm", "8,8,8", "--timeline", str(tmp_path / "x.svg")]) == 2
+    assert "expected a file name ending in .png or .csv" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""The tile-level pipeline simulator and its timelines."""
