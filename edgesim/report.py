@@ -55,6 +55,8 @@ def op_rows(res: SimulationResult) -> list[dict[str, Any]]:
                    seconds=cycles_to_seconds(r.total_cycles, clock), energy_pj=c.energy_pj,
                    dram_bytes=c.dram_bytes, utilization=_utilization(r),
                    **{f"stall_{k}_cycles": v for k, v in r.stall_cycles.items()}, bound=bound_of(r), infeasible="")
+        if r.sim is not None:
+            row.update({f"busy_{k}": v for k, v in r.sim.utilization.items()})
         rows.append(row)
     return rows
 

@@ -2,37 +2,38 @@
 
 Units: words = bytes (SCALE-Sim's word is one byte), cycles, SRAM sizes in SCALE-Sim's "kB" (1024 bytes).
 
-SCALE-Sim v3 with a user DRAM bandwidth (see docs/scalesim-comparison.md) gives each operand (ifmap A,
-filter B, ofmap C) its own DRAM port of `bandwidth` words/cycle and its own double-buffered SRAM, split
-into an active and a prefetch half. Reads stream through a window of half a buffer that slides
-forward over the operand, half a buffer at a time, each slide fetched at `bandwidth` plus one cycle of
-latency; outputs drain half a buffer at a time. The array runs SCALE-Sim's folds: column folds outer,
-row folds inner; in ws and is every K fold writes its whole partial output tile to DRAM.
+SCALE-Sim v3 with a user DRAM bandwidth (docs/scalesim-comparison.md) gives each operand (ifmap = A,
+filter = B, ofmap = C) its own DRAM port of `bandwidth` words/cycle and its own double-buffered SRAM,
+split 50/50 into an active and a prefetch half. Reads go through a window of half a buffer that slides
+forward over a fixed fetch sequence of the operand, half a buffer per slide, each slide costing
+ceil(half/bandwidth) cycles plus one of latency; outputs drain half a buffer at a time. The array
+plays folds with column folds outer and row folds inner; in ws and is every K fold writes its whole
+partial output tile to DRAM, and partial sums are never read back.
 
 What `scalesim_like` builds, and why:
-- per-operand channels (`per_operand=True`) at `bandwidth` bytes/cycle, read latency 1 cycle;
-- 8-bit operands, outputs and partial sums (`accumulator_bits=8`), dense, one MAC per PE per cycle:
-  SCALE-Sim counts words and models neither precision nor sparsity;
+- per-operand DRAM channels (`per_operand=True`) of `bandwidth` bytes/cycle, read latency 1 cycle;
+- 8-bit dense operands, outputs and partial sums (`accumulator_bits=8`), one MAC per PE per cycle:
+  SCALE-Sim counts one-byte words and models neither precision nor sparsity;
 - unlimited global-buffer and register bandwidth: SCALE-Sim models no port limits;
-- one tile = one SCALE-Sim fold, tiles in SCALE-Sim's fold order, so compute per tile is SCALE-Sim's
-  fold time and edgesim's tile reuse is the reuse SCALE-Sim's fold order gives:
-    os: tile (R, C, K), order n outer, m inner: A re-read per column fold, B kept across row folds,
-        C leaves once, as final outputs;
-    ws: tile (M, C, R), order n outer, k inner: A re-read per column fold, B once, C leaves every
-        K fold as partial sums;
-    is: tile (C, N, R), order m outer, k inner: A once, B re-read per column fold, C leaves every
-        K fold;
-- the operand that fold order re-reads (A in os/ws, B in is) stays on chip in SCALE-Sim when it fits in
-  its SRAM's active half (it is fetched once, before cycle 0). Then edgesim is given the same reuse:
-  os widens the tile to all of M (one tile per column fold), ws and is swap the two fold loops
-  (k outer); per-tile compute and the partial-sum spills are unchanged.
+- one tile = one SCALE-Sim fold (a full array extent along the two spatial dims, the whole time dim),
+  so each tile's compute is SCALE-Sim's fold time, and tiles in SCALE-Sim's fold order:
+    os: tile (R, C, K), n outer, m inner: A re-read every column fold, B kept across row folds,
+        C written once, as final outputs (SCALE-Sim's traffic exactly);
+    ws: tile (M, C, R), n outer, k inner: A re-read every column fold, B read once;
+    is: tile (C, N, R), m outer, k inner: A read once, B re-read every column fold.
+- ws and is: edgesim re-reads a tensor, or spills it, only when a loop that indexes it changes, so with
+  the time dim whole it cannot both re-read the inputs every column fold and spill C every K fold:
+  k innermost keeps C on chip across K folds; k outermost spills C every K fold (and, unlike SCALE-Sim,
+  reads the partial sums back) but reads each input once. `spill_partial_sums=None` picks the order
+  whose per-operand DRAM traffic is closer to SCALE-Sim's: k outermost when SCALE-Sim keeps the
+  re-read operand whole in its SRAM's active half (it is then fetched once, before cycle 0), SCALE-Sim's
+  fold order otherwise. In os a resident A widens the tile to all of M, so A is loaded once.
 
-What cannot be mimicked, by design (documented, not hacked around): edgesim reads spilled partial sums
-back (SCALE-Sim only writes them); a tile's data must all arrive before its fold starts (SCALE-Sim
-streams within a fold); double buffering bounds prefetch to one tile ahead (SCALE-Sim's prefetch stream
-never waits for buffer space); SCALE-Sim re-fetches around its whole sliding window when a fold's
-demand order steps behind the window; SCALE-Sim fills the first half-buffers before cycle 0 and counts
-each positive read stall twice.
+Not mimicked, by design (see the docs): edgesim reads spilled partial sums back; a tile's data must all
+arrive before its fold starts (SCALE-Sim streams within a fold); double buffering bounds prefetch to
+one tile ahead (SCALE-Sim's prefetch stream never waits for buffer space); SCALE-Sim's sliding window
+goes round the whole operand again when a demand falls behind the window; SCALE-Sim fills the first
+half-buffers before cycle 0 and counts each positive read stall twice.
 """
 
 from __future__ import annotations
