@@ -6,15 +6,17 @@ tile-level pipeline simulator: stalls by cause and a timeline). Ops run one afte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import GemmCost, evaluate_one
 from edgesim.errors import Infeasible
 from edgesim.heuristic import heuristic_mapping
 from edgesim.mapping import Dataflow, Mapping
-from edgesim.ops import Gemm
+from edgesim.ops import Gemm, WeightFormat
 from edgesim.sim.pipeline import CAUSES, SimResult, simulate
 from edgesim.units import cycles_to_seconds
 from edgesim.vector import VectorCost, VectorOp, evaluate_vector
@@ -87,10 +89,32 @@ class SimulationResult:
         return cycles_to_seconds(self.total("total_cycles"), self.arch.clock_mhz)
 
 
+@lru_cache(maxsize=4096)
+def _cached_mapping(arch: ArchSpec, key: Gemm, dataflow: Dataflow | None) -> Mapping | Infeasible:
+    return heuristic_mapping(arch, key, dataflow)
+
+
+def shared_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None) -> Mapping | Infeasible:
+    """The heuristic mapping, found once per op shape, precisions and weight format.
+
+    Ops that differ only in name or slightly in weight density (e.g. the layers of a LUC-compressed model,
+    whose sparsities differ by a few percent) share one search, done at the density rounded up to a
+    quarter: stored weights never grow as density falls, so the shared mapping fits every op that uses
+    it. Each op is still costed exactly under it.
+    """
+    density = op.weight_density
+    if op.weight_format == WeightFormat.UNSTRUCTURED:
+        density = min(1.0, math.ceil(op.weight_density * 4 - 1e-9) / 4)
+    key = replace(op, name="", weight_density=density,
+                  weight_format=WeightFormat.DENSE if density == 1.0 and op.weight_format == WeightFormat.UNSTRUCTURED
+                  else op.weight_format)
+    return _cached_mapping(arch, key, dataflow)
+
+
 def map_and_evaluate(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None,
                      mapping: Mapping | None = None) -> GemmCost | Infeasible:
-    """Cost of `op` under `mapping`, or under the heuristic mapping when none is given."""
-    chosen = mapping if mapping is not None else heuristic_mapping(arch, op, dataflow)
+    """Cost of `op` under `mapping`, or under the (shared) heuristic mapping when none is given."""
+    chosen = mapping if mapping is not None else shared_mapping(arch, op, dataflow)
     if isinstance(chosen, Infeasible):
         return chosen
     return evaluate_one(arch, op, chosen)

@@ -7,14 +7,19 @@ import logging
 import sys
 from pathlib import Path
 
-from edgesim import report
+from edgesim import report, report_tune
 from edgesim.api import Engine, Op, SimulationResult, simulate_ops
-from edgesim.config import load_arch
+from edgesim.config import display_path, load_arch
 from edgesim.errors import ConfigError, Problem
+from edgesim.frontend.export import edge_llm_trace, write_trace
+from edgesim.frontend.luc import UNMEASURED_CHOICES, load_sensitivity, luc_sparsity
 from edgesim.layers import LayerSettings, decoder_layer_forward
 from edgesim.mapping import Dataflow
 from edgesim.models import load_model
 from edgesim.sim import timeline
+from edgesim.trace import TRACE_DIR, load_trace, parse_trace
+from edgesim.tune import run_method
+from edgesim.tuning import Method, TuningSettings
 from edgesim.workload_io import DEFAULT_WORKLOAD, load_gemm_workload, parse_gemm_arg
 
 
@@ -44,6 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--timeline", metavar="FILE", help="write the op/layer timeline (.png picture or .csv); implies --engine sim")
     sim.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sim.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+
+    tune = sub.add_parser("tune", help="cost one tuning step of an LLM per method: time, energy, peak memory")
+    _add_hw_args(tune)
+    tune.add_argument("--model", default="llama7b", help="a model in workloads/models/ or a model YAML (default llama7b)")
+    tune.add_argument("--method", choices=[m.value for m in Method], default="edge-llm")
+    tune.add_argument("--compare", metavar="M1,M2,...", help="several methods side by side, e.g. full,lora,qlora,partial,edge-llm")
+    tune.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (JSON, docs/trace-format.md); "
+                                                      "default workloads/traces/<model>_edge_llm.json")
+    tune.add_argument("--seq", type=int, help="sequence length (default: the trace's, else 512)")
+    tune.add_argument("--batch", type=int, help="batch (default: the trace's, else 1)")
+    tune.add_argument("--lora-rank", type=int, default=8)
+    tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
+    tune.add_argument("--base-bits", type=int, default=16, help="weight/activation bits of the vanilla methods (default 16)")
+    tune.add_argument("--engine", choices=[e.value for e in Engine], default="analytic")
+    tune.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    tune.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+
+    tr = sub.add_parser("trace", help="make an Edge-LLM trace from measured layer-wise pruning sensitivities")
+    tr.add_argument("--from-mse", metavar="CSV", required=True, help="layer,pruning_ratio,sample,output_mse measurements")
+    tr.add_argument("--model", default="llama7b")
+    tr.add_argument("--target", type=float, default=0.5, help="mean sparsity (default 0.5)")
+    tr.add_argument("--unmeasured", choices=list(UNMEASURED_CHOICES), default="refuse",
+                    help="what to do with layers whose measurements are all zero (default: refuse)")
+    tr.add_argument("--low-bit-layers", default="", metavar="I,J,...", help="layers at 4 bits (others 8)")
+    tr.add_argument("--stride", type=int, default=8, help="layers per tuning window / exit spacing (default 8)")
+    tr.add_argument("--seq", type=int, default=512)
+    tr.add_argument("-o", "--output", metavar="FILE", required=True)
     return parser
 
 
@@ -89,15 +121,77 @@ def _write_timeline(res: SimulationResult, path: str) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def _tune(args: argparse.Namespace) -> str:
+    arch = load_arch(args.hw, args.overrides)
+    model = load_model(args.model)
+    methods = [args.method] if not args.compare else [m.strip() for m in args.compare.split(",") if m.strip()]
+    bad = [m for m in methods if m not in {x.value for x in Method}]
+    if bad:
+        raise ConfigError(Problem(source="--compare", path="", message=f"unknown method(s) {', '.join(bad)}; "
+                                  f"expected some of {', '.join(m.value for m in Method)}"))
+    trace = None
+    trace_desc = "none (no edge-llm)"
+    if Method.EDGE_LLM in methods:
+        path = args.trace or str(TRACE_DIR / f"{Path(args.model).stem}_edge_llm.json")
+        trace = load_trace(path, model)
+        trace_desc = f"{display_path(Path(path))} ({trace.provenance.get('policy', 'no provenance')}; unmeasured layers: " \
+                     f"{trace.provenance.get('unmeasured_layers', '?')}, {trace.provenance.get('unmeasured_choice', '?')})"
+    seq = args.seq or (trace.sequence_length if trace else 512)
+    batch = args.batch or (trace.batch if trace else 1)
+    for flag, v in (("--seq", seq), ("--batch", batch), ("--base-bits", args.base_bits)):
+        if v < 1:
+            raise ConfigError(Problem(source=flag, path="", message=f"expected a positive integer, got {v}"))
+    st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, partial_layers=args.partial_layers,
+                        base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
+    engine = Engine(args.engine)
+    results = [run_method(arch, model, Method(m), st, trace, engine) for m in methods]
+    header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
+              "base_bits": st.base_bits, "grad_bits": st.grad_bits}
+    if args.format == "json":
+        return report_tune.to_json(arch, header, results)
+    if args.format == "csv":
+        return report_tune.to_csv(arch, results)
+    return report_tune.to_table(arch, header, results)
+
+
+def _trace(args: argparse.Namespace) -> str:
+    model = load_model(args.model)
+    df = load_sensitivity(args.from_mse)
+    luc = luc_sparsity(df, target=args.target, unmeasured=args.unmeasured, source=args.from_mse)
+    if len(luc.sparsity) != model.layers:
+        raise ConfigError(Problem(source=args.from_mse, path="layer",
+                                  message=f"{len(luc.sparsity)} layers measured but {model.name} has {model.layers}"))
+    try:
+        low = tuple(int(x) for x in args.low_bit_layers.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(Problem(source="--low-bit-layers", path="", message=f"expected comma-separated layer indices, "
+                                  f"got {args.low_bit_layers!r}")) from None
+    prov = {"tool": "edgesim trace", "policy": "Edge-LLM LUC formula (DESIGN.md 2(a))", "data": Path(args.from_mse).name,
+            "target_sparsity": args.target, "unmeasured_layers": ",".join(map(str, luc.unmeasured)) or "none",
+            "unmeasured_choice": luc.choice, "low_bit_layers": args.low_bit_layers or "none"}
+    data = edge_llm_trace(model, luc.sparsity, low_bit_layers=low, stride=args.stride, seq=args.seq, provenance=prov)
+    load_check = parse_trace(data, args.output, model)  # what we write must load
+    write_trace(data, args.output)
+    return (f"wrote {args.output}: {model.name}, {len(load_check.policies)} layers, mean sparsity "
+            f"{sum(luc.sparsity) / len(luc.sparsity):.3f}, unmeasured layers: {prov['unmeasured_layers']} "
+            f"({luc.choice}), {len(load_check.phases)} phases")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        argv = ["simulate"]  # with no arguments, run the built-in default
+        # the main job: an Edge-LLM tuning step of LLaMA-7B on the default accelerator, vanilla LoRA beside it
+        argv = ["tune", "--compare", "lora,edge-llm"]
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         if args.command == "simulate":
             text = _simulate(args)
+        elif args.command == "tune":
+            text = _tune(args)
+        elif args.command == "trace":
+            print(_trace(args))
+            return 0
         else:
             build_parser().print_help()
             return 2

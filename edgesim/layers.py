@@ -7,6 +7,9 @@ Shapes for T = batch·seq tokens, hidden h, intermediate I, heads H of dimension
   the full seq×seq square (a causal mask saves no MACs on a dense array); K and V at the KV-cache width;
 - LoRA of rank r on a target projection: A (T×h)·(h×r), B (T×r)·(r×out), and an add into the output;
 - SwiGLU MLP: gate and up, SiLU(gate)·up, down; ReLU/GELU MLP (OPT): fc1, activation, fc2.
+
+`decoder_layer_nodes` also says which tensors each op reads and writes, and which weight it uses,
+so a tuning step can derive backward ops and tensor lifetimes from it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 from edgesim.models import ModelShape
 from edgesim.ops import Gemm, WeightFormat
+from edgesim.units import bits_to_bytes
 from edgesim.vector import VectorKind, VectorOp
 
 Op = Gemm | VectorOp
@@ -35,55 +39,90 @@ class LayerSettings:
     lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
 
 
-def _linear(name: str, tokens: int, k: int, n: int, st: LayerSettings) -> Gemm:
-    return Gemm(name=name, m=tokens, n=n, k=k, a_bits=st.a_bits, b_bits=st.w_bits, c_bits=st.a_bits,
-                weight_density=st.weight_density, weight_format=st.weight_format, nm=st.nm)
+@dataclass(frozen=True, slots=True)
+class FwdNode:
+    """A forward op with its dataflow: activation tensors read, tensor written, weight used."""
+
+    op: Op
+    inputs: tuple[str, ...]
+    output: str
+    weight: str | None = None  # the projection's weight (None for activation x activation ops)
+    role: str = "vector"  # linear, lora_a, lora_b, attn_scores, attn_context or vector
 
 
-def _projection(name: str, tokens: int, k: int, n: int, st: LayerSettings) -> list[Op]:
-    ops: list[Op] = [_linear(name, tokens, k, n, st)]
-    if st.lora_rank > 0 and name.split(".")[-1] in st.lora_targets:
-        r = st.lora_rank
-        ops += [Gemm(name=f"{name}.lora_a", m=tokens, n=r, k=k, a_bits=st.a_bits, b_bits=st.vector_bits,
-                     c_bits=st.vector_bits),
-                Gemm(name=f"{name}.lora_b", m=tokens, n=n, k=r, a_bits=st.vector_bits, b_bits=st.vector_bits,
-                     c_bits=st.vector_bits),
-                VectorOp(name=f"{name}.lora_add", kind=VectorKind.ADD, elements=tokens * n, bits=st.vector_bits)]
-    return ops
+def output_bytes(op: Op) -> float:
+    """Bytes of the tensor an op writes."""
+    if isinstance(op, Gemm):
+        return op.batch * op.m * op.n * bits_to_bytes(op.c_bits)
+    return op.elements * bits_to_bytes(op.bits)
+
+
+class _Builder:
+    def __init__(self, prefix: str, st: LayerSettings, tokens: int):
+        self.p, self.st, self.t = prefix, st, tokens
+        self.nodes: list[FwdNode] = []
+
+    def vector(self, name: str, kind: VectorKind, elements: int, inputs: tuple[str, ...]) -> str:
+        out = f"{self.p}{name}"
+        self.nodes.append(FwdNode(VectorOp(name=out, kind=kind, elements=elements, bits=self.st.vector_bits),
+                                  inputs, out))
+        return out
+
+    def gemm(self, name: str, op: Gemm, inputs: tuple[str, ...], role: str) -> str:
+        self.nodes.append(FwdNode(op, inputs, op.name, role=role))
+        return op.name
+
+    def projection(self, name: str, x: str, k: int, n: int) -> str:
+        st, t, full = self.st, self.t, f"{self.p}{name}"
+        op = Gemm(name=full, m=t, n=n, k=k, a_bits=st.a_bits, b_bits=st.w_bits, c_bits=st.a_bits,
+                  weight_density=st.weight_density, weight_format=st.weight_format, nm=st.nm)
+        self.nodes.append(FwdNode(op, (x,), full, weight=f"{full}.weight", role="linear"))
+        if st.lora_rank == 0 or name not in st.lora_targets:
+            return full
+        r, vb = st.lora_rank, st.vector_bits
+        a = Gemm(name=f"{full}.lora_a", m=t, n=r, k=k, a_bits=st.a_bits, b_bits=vb, c_bits=vb)
+        b = Gemm(name=f"{full}.lora_b", m=t, n=n, k=r, a_bits=vb, b_bits=vb, c_bits=vb)
+        self.nodes.append(FwdNode(a, (x,), a.name, weight=f"{a.name}.weight", role="lora_a"))
+        self.nodes.append(FwdNode(b, (a.name,), b.name, weight=f"{b.name}.weight", role="lora_b"))
+        return self.vector(f"{name}.lora_add", VectorKind.ADD, t * n, (full, b.name))
+
+
+def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", x: str = "x") -> tuple[list[FwdNode], str]:
+    """The forward ops of one decoder layer in execution order, reading tensor `x`; returns (nodes, output)."""
+    t, h, d = st.batch * st.seq, model.hidden, model.head_dim
+    b = _Builder(prefix, st, t)
+    norm = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
+    xn = b.vector("input_norm", norm, t * h, (x,))
+    q = b.projection("q_proj", xn, h, h)
+    k = b.projection("k_proj", xn, h, model.kv_dim)
+    v = b.projection("v_proj", xn, h, model.kv_dim)
+    if model.mlp == "swiglu":  # LLaMA-style models use rotary position embeddings
+        q = k = b.vector("rope", VectorKind.ROPE, t * (h + model.kv_dim), (q, k))
+    heads, p = st.batch * model.heads, b.p
+    scores = b.gemm("attn_scores", Gemm(name=f"{p}attn_scores", m=st.seq, n=st.seq, k=d, batch=heads, a_bits=st.a_bits,
+                                        b_bits=st.kv_bits, c_bits=st.vector_bits), (q, k), "attn_scores")
+    probs = b.vector("softmax", VectorKind.SOFTMAX, heads * st.seq * st.seq, (scores,))
+    ctx = b.gemm("attn_context", Gemm(name=f"{p}attn_context", m=st.seq, n=d, k=st.seq, batch=heads, a_bits=st.a_bits,
+                                      b_bits=st.kv_bits, c_bits=st.a_bits), (probs, v), "attn_context")
+    o = b.projection("o_proj", ctx, h, h)
+    h1 = b.vector("attn_residual", VectorKind.ADD, t * h, (x, o))
+    hn = b.vector("post_norm", norm, t * h, (h1,))
+    inter = model.intermediate
+    if model.mlp == "swiglu":
+        g = b.projection("gate_proj", hn, h, inter)
+        u = b.projection("up_proj", hn, h, inter)
+        gs = b.vector("silu", VectorKind.SILU, t * inter, (g,))
+        m = b.vector("gate_mul", VectorKind.MUL, t * inter, (gs, u))
+        down = b.projection("down_proj", m, inter, h)
+    else:
+        act = VectorKind.RELU if model.mlp == "relu" else VectorKind.GELU
+        f1 = b.projection("fc1", hn, h, inter)
+        a = b.vector(model.mlp, act, t * inter, (f1,))
+        down = b.projection("fc2", a, inter, h)
+    out = b.vector("mlp_residual", VectorKind.ADD, t * h, (h1, down))
+    return b.nodes, out
 
 
 def decoder_layer_forward(model: ModelShape, st: LayerSettings, prefix: str = "") -> list[Op]:
     """The forward ops of one decoder layer, in execution order."""
-    t, h, d = st.batch * st.seq, model.hidden, model.head_dim
-    vb = st.vector_bits
-    norm = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
-    p = prefix
-    ops: list[Op] = [VectorOp(name=f"{p}input_norm", kind=norm, elements=t * h, bits=vb)]
-    ops += _projection(f"{p}q_proj", t, h, h, st)
-    ops += _projection(f"{p}k_proj", t, h, model.kv_dim, st)
-    ops += _projection(f"{p}v_proj", t, h, model.kv_dim, st)
-    if model.mlp == "swiglu":  # LLaMA-style models use rotary position embeddings
-        ops.append(VectorOp(name=f"{p}rope", kind=VectorKind.ROPE, elements=t * (h + model.kv_dim), bits=vb))
-    heads = st.batch * model.heads
-    ops += [Gemm(name=f"{p}attn_scores", m=st.seq, n=st.seq, k=d, batch=heads, a_bits=st.a_bits, b_bits=st.kv_bits,
-                 c_bits=vb),
-            VectorOp(name=f"{p}softmax", kind=VectorKind.SOFTMAX, elements=heads * st.seq * st.seq, bits=vb),
-            Gemm(name=f"{p}attn_context", m=st.seq, n=d, k=st.seq, batch=heads, a_bits=st.a_bits, b_bits=st.kv_bits,
-                 c_bits=st.a_bits)]
-    ops += _projection(f"{p}o_proj", t, h, h, st)
-    ops += [VectorOp(name=f"{p}attn_residual", kind=VectorKind.ADD, elements=t * h, bits=vb),
-            VectorOp(name=f"{p}post_norm", kind=norm, elements=t * h, bits=vb)]
-    inter = model.intermediate
-    if model.mlp == "swiglu":
-        ops += _projection(f"{p}gate_proj", t, h, inter, st)
-        ops += _projection(f"{p}up_proj", t, h, inter, st)
-        ops += [VectorOp(name=f"{p}silu", kind=VectorKind.SILU, elements=t * inter, bits=vb),
-                VectorOp(name=f"{p}gate_mul", kind=VectorKind.MUL, elements=t * inter, bits=vb)]
-        ops += _projection(f"{p}down_proj", t, inter, h, st)
-    else:
-        act = VectorKind.RELU if model.mlp == "relu" else VectorKind.GELU
-        ops += _projection(f"{p}fc1", t, h, inter, st)
-        ops.append(VectorOp(name=f"{p}{model.mlp}", kind=act, elements=t * inter, bits=vb))
-        ops += _projection(f"{p}fc2", t, inter, h, st)
-    ops.append(VectorOp(name=f"{p}mlp_residual", kind=VectorKind.ADD, elements=t * h, bits=vb))
-    return ops
+    return [n.op for n in decoder_layer_nodes(model, st, prefix)[0]]

@@ -68,6 +68,7 @@ class VectorOp:
     kind: VectorKind
     elements: int  # elements of one input tensor
     bits: int = 16  # element width of inputs and outputs (optimizer state: the state's width)
+    backward: bool = False  # the op's backward: reads its inputs and the incoming gradient, twice the work
 
     def __post_init__(self) -> None:
         if self.elements < 1 or self.bits < 1:
@@ -78,7 +79,7 @@ class VectorOp:
         return 0
 
     def signature(self) -> tuple[object, ...]:
-        return (str(self.kind), self.elements, self.bits)
+        return (str(self.kind), self.elements, self.bits, self.backward)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,9 +106,11 @@ class VectorCost:
 
 def evaluate_vector(arch: ArchSpec, op: VectorOp) -> VectorCost:
     vu, glb, dram = arch.vector_unit, arch.global_buffer, arch.dram
-    work = op.elements * OPS_PER_ELEMENT[op.kind]
+    work = op.elements * OPS_PER_ELEMENT[op.kind] * (2 if op.backward else 1)
     vector_cycles = float(math.ceil(work / (vu.lanes * vu.ops_per_lane_per_cycle)))
     n_in, n_out = STREAMS[op.kind]
+    if op.backward:
+        n_in += 1  # the incoming gradient
     in_bytes = n_in * op.elements * bits_to_bytes(op.bits)
     out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
     dram_bytes = in_bytes + out_bytes

@@ -11,13 +11,24 @@ import pytest
 from edgesim.cli import main
 from tests.conftest import REPO
 
+TINY_TRACE = REPO / "tests" / "data" / "tiny_edge_llm.json"
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "edgesim", *args], capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
-def test_no_arguments_prints_default_report():
+def test_no_arguments_runs_the_main_job():
     out = run()
+    assert out.returncode == 0, out.stderr
+    assert "edgesim tune: llama-7b (seq 512, batch 1) on edge-npu-16x16" in out.stdout
+    rows = [ln.split() for ln in out.stdout.splitlines() if ln.strip().startswith(("lora ", "edge-llm "))]
+    assert [r[0] for r in rows[:2]] == ["lora", "edge-llm"]
+    assert rows[0][2] == "1.00x"  # LoRA is the reference
+
+
+def test_simulate_without_arguments_runs_the_default_gemm_list():
+    out = run("simulate")
     assert out.returncode == 0, out.stderr
     assert "llama7b-layer0-luc-fwd on edge-npu-16x16" in out.stdout
     assert "down_proj" in out.stdout and "TOTAL" in out.stdout
@@ -108,3 +119,38 @@ def test_timeline_needs_sim_and_known_suffix(tmp_path, capsys):
     assert "--timeline: needs --engine sim" in capsys.readouterr().err
     assert main(["simulate", "--gemm", "8,8,8", "--timeline", str(tmp_path / "x.svg")]) == 2
     assert "expected a file name ending in .png or .csv" in capsys.readouterr().err
+
+
+def test_tune_compare_all_methods_json(capsys):
+    assert main(["tune", "--model", "tiny", "--seq", "32", "--trace", str(TINY_TRACE), "--format", "json",
+                 "--compare", "full,lora,qlora,partial,edge-llm", "--partial-layers", "1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    methods = {m["method"]: m for m in data["methods"]}
+    assert list(methods) == ["full", "lora", "qlora", "partial", "edge-llm"]
+    assert methods["lora"]["speedup_vs_lora"] == 1.0 and methods["lora"]["memory_reduction_vs_lora"] == 1.0
+    for m in methods.values():
+        phases = sum(m[f"{p}_seconds"] for p in ("forward", "backward_data", "backward_weight", "optimizer"))
+        assert phases == pytest.approx(m["seconds"])
+        assert m["peak_memory_bytes"] >= m["peak_weights_bytes"] > 0
+    # qlora stores 4-bit base weights: less memory than lora; full fine-tuning needs the most
+    assert methods["qlora"]["peak_weights_bytes"] < methods["lora"]["peak_weights_bytes"]
+    assert methods["full"]["peak_memory_bytes"] == max(m["peak_memory_bytes"] for m in methods.values())
+    assert len(methods["edge-llm"]["phases"]) == 2
+
+
+def test_tune_errors(capsys):
+    assert main(["tune", "--compare", "lora,fast"]) == 2
+    assert "unknown method(s) fast" in capsys.readouterr().err
+    assert main(["tune", "--model", "tiny", "--method", "edge-llm"]) == 2
+    assert "tiny_edge_llm.json: cannot read file" in capsys.readouterr().err
+
+
+def test_trace_command_refuses_unmeasured_layer(tmp_path, capsys):
+    data = REPO.parent / "shared" / "data" / "llama7b_layerwise_pruning_mse.csv"
+    if not data.exists():
+        pytest.skip("../shared/data is not beside the repository")
+    out = tmp_path / "t.json"
+    assert main(["trace", "--from-mse", str(data), "--model", "llama7b", "-o", str(out)]) == 2
+    assert "layer 31: every output_mse is 0" in capsys.readouterr().err and not out.exists()
+    assert main(["trace", "--from-mse", str(data), "--model", "llama7b", "--unmeasured", "exclude", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["provenance"]["unmeasured_choice"] == "exclude"

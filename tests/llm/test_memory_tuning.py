@@ -1,0 +1,94 @@
+"""Tuning-step expansion and peak memory, against hand calculations and textbook figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgesim.config import load_arch
+from edgesim.memory import check_order, op_graph, peak_memory
+from edgesim.models import load_model
+from edgesim.tuning import EdgeLlmPhase, LayerPolicy, Method, Phase, StepNode, TuningSettings, TuningStep, expand_step
+from edgesim.vector import VectorKind, VectorOp
+
+ARCH = load_arch()
+TINY = load_model("tiny")  # hidden 64, intermediate 172, 4 layers, 4 heads, 2 kv heads (kv dim 32), vocab 256
+
+
+def test_tiny_lora_persistent_memory_by_hand():
+    step = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=16))
+    # per layer: q 64x64 + k 64x32 + v 64x32 + o 64x64 + gate, up, down 64x172 = 45,312 weights; x 4 layers,
+    # + embedding 256x64 + head 256x64 = 214,016 fp16 weights = 428,032 B.
+    assert step.persistent_bytes["weights"] == 428_032
+    # LoRA r=8 on q (64x8 + 8x64) and v (64x8 + 8x32) = 1,792 per layer, x 4 = 7,168 parameters
+    assert step.trainable_params == 7_168
+    assert step.persistent_bytes["trainable_params"] == 7_168 * 2
+    assert step.persistent_bytes["gradients"] == 7_168 * 2
+    assert step.persistent_bytes["optimizer_state"] == 7_168 * 2 * 4  # Adam: two fp32 states
+
+
+def test_llama7b_fp16_weights_are_the_textbook_13_5_gb():
+    step = expand_step(ARCH, load_model("llama7b"), Method.LORA, TuningSettings())
+    # 6.74 B parameters x 2 B (embedding, 32 layers, head; norms omitted) = 13.48 GB
+    assert step.persistent_bytes["weights"] == pytest.approx(13.48e9, rel=0.005)
+
+
+def test_activations_dominate_lora_at_long_sequences():
+    llama = load_model("llama7b")
+    short = peak_memory(expand_step(ARCH, llama, Method.LORA, TuningSettings(seq=256))).breakdown
+    long = peak_memory(expand_step(ARCH, llama, Method.LORA, TuningSettings(seq=4096))).breakdown
+    assert short["saved_activations"] + short["attention"] < short["weights"]
+    assert long["saved_activations"] + long["attention"] > long["weights"]
+
+
+def test_liveness_by_hand():
+    op = VectorOp(name="v", kind=VectorKind.ADD, elements=1, bits=8)
+
+    def node(name, inputs, out, size, phase=Phase.FORWARD, cat="activation"):
+        return StepNode(op=op, phase=phase, layer=0, inputs=inputs, outputs=(out,), output_bytes=size, category=cat)
+
+    # x(10) -> a(100) -> b(1000) -> loss(1); backward reads a at the end: a must be kept through b's life.
+    nodes = (node("n0", ("x",), "a", 100), node("n1", ("a",), "b", 1000), node("n2", ("b",), "loss", 1),
+             node("n3", ("loss", "a"), "d:a", 100, Phase.BACKWARD_DATA, "gradient"))
+    step = TuningStep(model=TINY, method=Method.LORA, label="hand", nodes=nodes, persistent_bytes={"weights": 5.0},
+                      trainable_params=0, forward_layers=1, backward_layers=(0,), inputs={"x": 10.0})
+    r = peak_memory(step)
+    # at n1: x is dead (last read at n0), a (100) + b (1000) live, + 5 persistent
+    assert r.timeline == (5 + 10 + 100, 5 + 100 + 1000, 5 + 100 + 1000 + 1, 5 + 100 + 1 + 100)
+    # peak at n2: b (1000, being read) + loss (1) + a (100, kept for the backward op) + 5
+    assert r.peak_bytes == 1106 and r.peak_node == "v"
+    assert r.breakdown["saved_activations"] == 101  # a and loss: written in the forward, read by the backward
+    assert r.breakdown["workspace"] == 1000 and r.breakdown["weights"] == 5
+
+
+def test_edge_llm_step_structure():
+    pol = [LayerPolicy(weight_density=0.5, weight_format="unstructured", w_bits=8, a_bits=8, kv_bits=8)] * 4
+    step = expand_step(ARCH, TINY, Method.EDGE_LLM, TuningSettings(seq=16), pol, EdgeLlmPhase(first=0, last=1, exit_layer=1))
+    check_order(step)
+    layers = {(n.layer, n.phase) for n in step.nodes}
+    assert max(layer for layer, _ in layers) == 1  # the forward stops at the exit layer
+    assert {layer for layer, ph in layers if ph == Phase.BACKWARD_DATA and layer >= 0} == {0, 1}
+    weight_grads = [n.op.name for n in step.nodes if n.phase == Phase.BACKWARD_WEIGHT]
+    assert weight_grads and all(".lora_" in name for name in weight_grads)
+    assert step.trainable_params == 2 * 1_792
+    assert op_graph(step).number_of_nodes() == len(step.nodes)
+
+
+def test_partial_and_full_backward_ranges():
+    partial = expand_step(ARCH, TINY, Method.PARTIAL, TuningSettings(seq=16, partial_layers=1))
+    back = {n.layer for n in partial.nodes if n.phase == Phase.BACKWARD_WEIGHT}
+    assert back == {3}
+    assert partial.trainable_params == 45_312
+    full = expand_step(ARCH, TINY, Method.FULL, TuningSettings(seq=16))
+    assert full.trainable_params == 4 * 45_312
+    assert {n.layer for n in full.nodes if n.phase == Phase.BACKWARD_WEIGHT} == {0, 1, 2, 3}
+
+
+def test_edge_llm_keeps_fewer_saved_activations_than_lora():
+    llama = load_model("llama7b")
+    pol = [LayerPolicy(w_bits=16, a_bits=16, kv_bits=16)] * 32
+    lora = peak_memory(expand_step(ARCH, llama, Method.LORA, TuningSettings()))
+    edge = peak_memory(expand_step(ARCH, llama, Method.EDGE_LLM, TuningSettings(), pol,
+                                   EdgeLlmPhase(first=24, last=31, exit_layer=31)))
+    # a window of 8 of 32 layers keeps about a quarter of the activations
+    ratio = edge.breakdown["saved_activations"] / lora.breakdown["saved_activations"]
+    assert 0.2 < ratio < 0.3

@@ -1,0 +1,110 @@
+"""The trace format: the shipped default loads; every kind of bad trace gets a clear message."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from edgesim.config import load_arch
+from edgesim.errors import ConfigError
+from edgesim.frontend.export import edge_llm_trace
+from edgesim.models import load_model
+from edgesim.ops import WeightFormat
+from edgesim.trace import TRACE_DIR, check_against, load_trace, parse_trace
+
+TINY = load_model("tiny")
+GOOD = edge_llm_trace(TINY, [0.5, 0.4, 0.3, 0.0], low_bit_layers=(3,), stride=2)
+
+
+def test_default_trace_loads_with_its_provenance():
+    t = load_trace(TRACE_DIR / "llama7b_edge_llm.json", load_model("llama7b"))
+    assert len(t.policies) == 32 and [p.exit_layer for p in t.phases] == [7, 15, 23, 31]
+    assert t.provenance["unmeasured_layers"] == "31" and t.provenance["unmeasured_choice"] == "exclude"
+    assert [i for i, p in enumerate(t.policies) if p.w_bits == 4] == [2, 29, 30, 31]
+    assert t.policies[30].weight_format == WeightFormat.DENSE  # the most sensitive layer is not pruned
+
+
+def test_good_trace_parses():
+    t = parse_trace(GOOD, "good", TINY)
+    assert [(p.first, p.last, p.exit_layer) for p in t.phases] == [(0, 1, 1), (2, 3, 3)]
+    assert t.policies[0].weight_density == 0.5 and t.policies[3].w_bits == 4
+    assert t.exit_layers == (1, 3)
+
+
+def _bad(edit, model=TINY):
+    data = copy.deepcopy(GOOD)
+    edit(data)
+    with pytest.raises(ConfigError) as exc:
+        parse_trace(data, "t.json", model)
+    return str(exc.value)
+
+
+def test_wrong_schema_version():
+    msg = _bad(lambda d: d.update(schema_version=2))
+    assert "t.json: schema_version: unsupported trace version 2; this edgesim reads version 1" in msg
+
+
+def test_layer_count_disagrees_with_model():
+    msg = _bad(lambda d: d.update(num_layers=5))
+    assert "num_layers: the trace has 5 layers but model tiny has 4" in msg
+    msg = _bad(lambda d: d["layers"].pop())
+    assert "layers: expected 4 entries (num_layers), got 3" in msg
+
+
+@pytest.mark.parametrize("value", [1.0, -0.1, 1.5])
+def test_sparsity_outside_range(value):
+    msg = _bad(lambda d: d["layers"][1].update(weight_sparsity=value))
+    assert "t.json: layers[1].weight_sparsity:" in msg
+
+
+def test_unknown_key_did_you_mean():
+    msg = _bad(lambda d: d["layers"][0].update(weight_bitz=8))
+    assert "layers[0]: unknown key 'weight_bitz'; did you mean 'weight_bits'?" in msg
+
+
+def test_missing_field_and_wrong_type_together():
+    def edit(d):
+        del d["layers"][0]["kv_bits"]
+        d["batch"] = "one"
+    msg = _bad(edit)
+    assert "layers[0]: 'kv_bits' is a required property" in msg and "batch: 'one' is not of type 'integer'" in msg
+
+
+def test_nm_pattern_must_match_sparsity():
+    msg = _bad(lambda d: d["layers"][0].update(sparsity_format="2:4", weight_sparsity=0.3))
+    assert "layers[0].weight_sparsity: a 2:4 layer has sparsity 0.5, got 0.3" in msg
+
+
+def test_window_and_exit_inside_model():
+    msg = _bad(lambda d: d["tuning"]["phases"][1].update(trainable_window=[2, 9]))
+    assert "tuning.phases[1].trainable_window: expected 0 <= first <= last < 4, got [2, 9]" in msg
+    msg = _bad(lambda d: d["tuning"]["phases"][0].update(exit_layer=0))
+    assert "tuning.phases[0].exit_layer: expected between the window's last layer (1) and 3, got 0" in msg
+    msg = _bad(lambda d: d["inference"].update(exit_layers=[3, 1]))
+    assert "inference.exit_layers: expected increasing layer indices below 4, got [3, 1]" in msg
+
+
+def test_model_name_must_match():
+    msg = _bad(lambda d: d.update(model="llama-7b"))
+    assert "model: the trace is for 'llama-7b' but the model is 'tiny'" in msg
+
+
+def test_bits_the_hardware_cannot_run():
+    data = copy.deepcopy(GOOD)
+    data["layers"][2]["weight_bits"] = 32
+    t = parse_trace(data, "t.json", TINY)
+    with pytest.raises(ConfigError, match=r"t.json: layers\[2\].weight_bits: 32 bits is wider than edge-npu-16x16 supports"):
+        check_against(t, load_arch())
+
+
+def test_invalid_json_names_line(write):
+    path = write("t.json", '{"schema_version": 1,\n "model": }\n')
+    with pytest.raises(ConfigError, match="t.json:2: invalid JSON"):
+        load_trace(path)
+
+
+def test_roundtrip_through_file(write):
+    path = write("t.json", json.dumps(GOOD))
+    assert load_trace(path, TINY).num_layers == 4
