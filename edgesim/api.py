@@ -126,8 +126,15 @@ def run_op(arch: ArchSpec, op: Op, engine: Engine, dataflow: Dataflow | None = N
         return OpResult(op, evaluate_vector(arch, op))
     cost = map_and_evaluate(arch, op, dataflow)
     if engine == Engine.SIM and isinstance(cost, GemmCost):
+        if max_events == 0:  # no timeline wanted: identical ops under identical mappings simulate once
+            return OpResult(op, cost, _cached_simulation(arch, replace(op, name=""), cost.mapping))
         return OpResult(op, cost, simulate(arch, op, cost.mapping, max_events=max_events))
     return OpResult(op, cost)
+
+
+@lru_cache(maxsize=8192)
+def _cached_simulation(arch: ArchSpec, op: Gemm, mapping: Mapping) -> SimResult:
+    return simulate(arch, op, mapping, max_events=0)
 
 
 def simulate_ops(arch: ArchSpec, ops: tuple[Op, ...] | list[Op], *, workload_name: str = "",
