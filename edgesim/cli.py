@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import sys
 from pathlib import Path
@@ -13,11 +15,12 @@ from edgesim.config import display_path, load_arch
 from edgesim.errors import ConfigError, Problem
 from edgesim.frontend.export import edge_llm_trace, write_trace
 from edgesim.frontend.luc import UNMEASURED_CHOICES, load_sensitivity, luc_sparsity
+from edgesim.inference import InferenceSettings, run_inference
 from edgesim.layers import LayerSettings, decoder_layer_forward
 from edgesim.mapping import Dataflow
 from edgesim.models import load_model
 from edgesim.sim import timeline
-from edgesim.trace import TRACE_DIR, load_trace, parse_trace
+from edgesim.trace import TRACE_DIR, check_against, load_trace, parse_trace
 from edgesim.tune import run_method
 from edgesim.tuning import Method, TuningSettings
 from edgesim.workload_io import DEFAULT_WORKLOAD, load_gemm_workload, parse_gemm_arg
@@ -63,8 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
     tune.add_argument("--base-bits", type=int, default=16, help="weight/activation bits of the vanilla methods (default 16)")
     tune.add_argument("--engine", choices=[e.value for e in Engine], default="analytic")
+    tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
     tune.add_argument("--format", choices=["table", "csv", "json"], default="table")
     tune.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+
+    inf = sub.add_parser("infer", help="cost inference with a tuned model: prefill, per-token decode, voting exits")
+    _add_hw_args(inf)
+    inf.add_argument("--model", default="llama7b")
+    inf.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (default workloads/traces/<model>_edge_llm.json)")
+    inf.add_argument("--compare", default="lora,edge-llm", metavar="M1,M2", help="lora and/or edge-llm (default both)")
+    inf.add_argument("--prompt", type=int, default=512, help="prompt tokens (default 512)")
+    inf.add_argument("--generate", type=int, default=128, help="generated tokens (default 128)")
+    inf.add_argument("--base-bits", type=int, default=16)
+    inf.add_argument("--engine", choices=[e.value for e in Engine], default="analytic")
+    inf.add_argument("--format", choices=["table", "json"], default="table")
+    inf.add_argument("-o", "--output", metavar="FILE")
 
     tr = sub.add_parser("trace", help="make an Edge-LLM trace from measured layer-wise pruning sensitivities")
     tr.add_argument("--from-mse", metavar="CSV", required=True, help="layer,pruning_ratio,sample,output_mse measurements")
@@ -151,7 +167,40 @@ def _tune(args: argparse.Namespace) -> str:
         return report_tune.to_json(arch, header, results)
     if args.format == "csv":
         return report_tune.to_csv(arch, results)
-    return report_tune.to_table(arch, header, results)
+    return report_tune.to_table(arch, header, results, per_layer=args.per_layer)
+
+
+def _infer(args: argparse.Namespace) -> str:
+    arch = load_arch(args.hw, args.overrides)
+    model = load_model(args.model)
+    methods = [m.strip() for m in args.compare.split(",") if m.strip()]
+    if not methods or any(m not in ("lora", "edge-llm") for m in methods):
+        raise ConfigError(Problem(source="--compare", path="", message=f"expected lora and/or edge-llm, got {args.compare!r}"))
+    for flag, v in (("--prompt", args.prompt), ("--generate", args.generate), ("--base-bits", args.base_bits)):
+        if v < 1:
+            raise ConfigError(Problem(source=flag, path="", message=f"expected a positive integer, got {v}"))
+    st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=args.base_bits)
+    results = []
+    for m in methods:
+        trace = None
+        if m == "edge-llm":
+            trace = load_trace(args.trace or str(TRACE_DIR / f"{Path(args.model).stem}_edge_llm.json"), model)
+            check_against(trace, arch)
+        results.append(run_inference(arch, model, st, trace, Engine(args.engine)))
+    if args.format == "json":
+        return json.dumps({"model": model.name, "hardware": arch.name, "prompt": st.prompt, "generate": st.generate,
+                           "methods": [dataclasses.asdict(r) for r in results]}, indent=2)
+    rows = [{"method": r.label, "prefill s": f"{r.prefill_seconds:,.2f}", "decode s/token": f"{r.decode_seconds_per_token:,.3f}",
+             "tokens/s": f"{r.tokens_per_second:,.2f}", "energy mJ/token": f"{r.energy_pj_per_token / 1e9:,.1f}",
+             "weights GiB": f"{r.weight_bytes / 2**30:,.2f}", "KV cache GiB": f"{r.kv_cache_bytes / 2**30:,.3f}",
+             "peak GiB": f"{r.peak_bytes / 2**30:,.2f}", "fits": "yes" if r.peak_bytes <= arch.dram.capacity_bytes else "NO"}
+            for r in results]
+    import pandas as pd
+
+    return (f"edgesim infer: {model.name}, prompt {st.prompt}, {st.generate} generated tokens, on {arch.name}\n\n"
+            + pd.DataFrame(rows).to_string(index=False)
+            + "\n\ndecode: mean over the generated tokens; edge-llm keeps weights compressed, runs the LoRA stream "
+              "and every exit head, and votes (DESIGN.md 2(b)).")
 
 
 def _trace(args: argparse.Namespace) -> str:
@@ -189,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             text = _simulate(args)
         elif args.command == "tune":
             text = _tune(args)
+        elif args.command == "infer":
+            text = _infer(args)
         elif args.command == "trace":
             print(_trace(args))
             return 0

@@ -32,11 +32,33 @@ def method_rows(arch: ArchSpec, results: list[MethodResult]) -> list[dict[str, A
             row[f"{phase}_seconds"] = cycles_to_seconds(v["cycles"], arch.clock_mhz)
         for k in BREAKDOWN:
             row[f"peak_{k}_bytes"] = peak_step.memory.breakdown.get(k, 0.0)
+        row["per_layer_seconds"] = {str(k): v for k, v in per_layer_seconds(arch, r).items()}
         row["phases"] = [{"label": c.label, "weight": w, "seconds": cycles_to_seconds(c.cycles, arch.clock_mhz),
                           "peak_memory_bytes": c.memory.peak_bytes, "infeasible_ops": list(c.infeasible)}
                          for c, w in r.steps]
         rows.append(row)
     return rows
+
+
+def per_layer_seconds(arch: ArchSpec, r: MethodResult) -> dict[int, float]:
+    """Step-weighted seconds per decoder layer (-1: embedding, heads, loss and optimizer)."""
+    total = sum(w for _, w in r.steps)
+    out: dict[int, float] = {}
+    for c, w in r.steps:
+        for layer, cycles in c.by_layer.items():
+            out[layer] = out.get(layer, 0.0) + cycles_to_seconds(cycles, arch.clock_mhz) * w / total
+    return dict(sorted(out.items()))
+
+
+def per_layer_table(arch: ArchSpec, results: list[MethodResult]) -> str:
+    layers = sorted({layer for r in results for layer in per_layer_seconds(arch, r)})
+    rows = []
+    for layer in layers:
+        row = {"layer": "heads/loss/opt" if layer < 0 else str(layer)}
+        for r in results:
+            row[f"{r.method} s"] = f"{per_layer_seconds(arch, r).get(layer, 0.0):,.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows).to_string(index=False)
 
 
 def to_json(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]) -> str:
@@ -53,7 +75,7 @@ def _x(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}x"
 
 
-def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]) -> str:
+def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], per_layer: bool = False) -> str:
     rows = method_rows(arch, results)
     main = pd.DataFrame([{
         "method": r["method"], "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"]),
@@ -74,4 +96,6 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
              "speedup / mem cut: vanilla LoRA's step time / peak memory over the method's. "
              f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits.",
              "edge-llm: step-weighted mean over its phases (time, energy, traffic), maximum over phases (memory)."]
+    if per_layer:
+        lines += ["", "Seconds per layer per step:", per_layer_table(arch, results)]
     return "\n".join(lines)

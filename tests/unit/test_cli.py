@@ -154,3 +154,14 @@ def test_trace_command_refuses_unmeasured_layer(tmp_path, capsys):
     assert "layer 31: every output_mse is 0" in capsys.readouterr().err and not out.exists()
     assert main(["trace", "--from-mse", str(data), "--model", "llama7b", "--unmeasured", "exclude", "-o", str(out)]) == 0
     assert json.loads(out.read_text())["provenance"]["unmeasured_choice"] == "exclude"
+
+
+def test_tune_per_layer_and_infer(capsys):
+    assert main(["tune", "--model", "tiny", "--seq", "32", "--trace", str(TINY_TRACE), "--compare", "lora,edge-llm",
+                 "--per-layer"]) == 0
+    out = capsys.readouterr().out
+    assert "Seconds per layer per step:" in out and "heads/loss/opt" in out
+    assert main(["infer", "--model", "tiny", "--trace", str(TINY_TRACE), "--prompt", "16", "--generate", "4",
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [m["exits"] for m in data["methods"]] == [[3], [1, 3]]
