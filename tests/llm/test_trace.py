@@ -108,3 +108,20 @@ def test_invalid_json_names_line(write):
 def test_roundtrip_through_file(write):
     path = write("t.json", json.dumps(GOOD))
     assert load_trace(path, TINY).num_layers == 4
+
+
+def test_layer_indices_each_once():
+    msg = _bad(lambda d: d["layers"][1].update(index=0))
+    assert "layers: indices must be 0..3, each once; got [0, 0, 2, 3]" in msg
+
+
+def test_nm_pattern_must_be_valid():
+    msg = _bad(lambda d: d["layers"][0].update(sparsity_format="4:2", weight_sparsity=0.5))
+    assert "layers[0].sparsity_format: expected N:M with 0 < N < M, got '4:2'" in msg
+    msg = _bad(lambda d: d["layers"][0].update(sparsity_format="half"))
+    assert "layers[0].sparsity_format: 'half' does not match" in msg
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="nope.json: cannot read file"):
+        load_trace("nope.json")
