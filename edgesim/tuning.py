@@ -111,8 +111,8 @@ class TuningStep:
 
 
 def _policy(method: Method, st: TuningSettings, traced: LayerPolicy | None) -> LayerPolicy:
-    if method == Method.EDGE_LLM:
-        assert traced is not None
+    """The trace's policy when one is given (any method: e.g. LoRA on a LUC-compressed model), else uniform."""
+    if traced is not None:
         return traced
     w = st.qlora_bits if method == Method.QLORA else st.base_bits
     return LayerPolicy(w_bits=w, a_bits=st.base_bits, kv_bits=st.base_bits)
@@ -181,7 +181,10 @@ def _layer_settings(pol: LayerPolicy, st: TuningSettings, lora: bool) -> LayerSe
 
 def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSettings = TuningSettings(),
                 policies: list[LayerPolicy] | None = None, phase: EdgeLlmPhase | None = None) -> TuningStep:
-    """The ops of one tuning step, in execution order, with tensor dataflow and persistent memory."""
+    """The ops of one tuning step, in execution order, with tensor dataflow and persistent memory.
+
+    `policies` (per layer) compress the base weights of any method; edge-llm requires them and `phase`.
+    """
     L = model.layers
     if method == Method.EDGE_LLM:
         if policies is None or phase is None:
@@ -213,7 +216,7 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
             elif f.role in ("lora_a", "lora_b"):
                 assert isinstance(f.op, Gemm)
                 trainable += f.op.k * f.op.n
-    head_bits = policies[n_fwd - 1].w_bits if method == Method.EDGE_LLM and policies else _policy(method, st, None).w_bits
+    head_bits = policies[n_fwd - 1].w_bits if policies else _policy(method, st, None).w_bits
     head_bits = min(head_bits, st.base_bits) if method != Method.QLORA else st.base_bits
     weights += model.vocab * h * bits_to_bytes(head_bits)
     norm_kind = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
