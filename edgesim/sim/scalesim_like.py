@@ -17,8 +17,10 @@ What `scalesim_like` builds, and why:
 - unlimited global-buffer and register bandwidth: SCALE-Sim models no port limits;
 - one tile = one SCALE-Sim fold (a full array extent along the two spatial dims, the whole time dim),
   so each tile's compute is SCALE-Sim's fold time, and tiles in SCALE-Sim's fold order:
-    os: tile (R, C, K), n outer, m inner: A re-read every column fold, B kept across row folds,
-        C written once, as final outputs (SCALE-Sim's traffic exactly);
+    os: tile (R, C, K), n outer, m inner: A re-read every column fold, B's K x C block kept across
+        row folds, C written once, as final outputs (SCALE-Sim's traffic when its window never wraps
+        and the block fits the filter SRAM's active half; if it does not, SCALE-Sim re-reads it every
+        row fold, which edgesim could follow only by splitting K, changing the fold time);
     ws: tile (M, C, R), n outer, k inner: A re-read every column fold, B read once;
     is: tile (C, N, R), m outer, k inner: A read once, B re-read every column fold.
 - ws and is: edgesim re-reads a tensor, or spills it, only when a loop that indexes it changes, so with
@@ -68,7 +70,7 @@ class ScaleSimLike:
         return simulate(self.arch, self.op, self.mapping, max_events=max_events, per_operand=self.per_operand)
 
     def dram_traffic(self) -> dict[str, float]:
-        """DRAM bytes per operand channel: A, B, C (partial sums read back plus write-backs)."""
+        """DRAM bytes per operand: A, B, C_read (partial sums read back), C_write; C's channel carries both."""
         return dram_traffic(tile_tree(self.arch, self.op, self.mapping))
 
 
@@ -122,11 +124,11 @@ def fold_mapping(op: Gemm, dataflow: Dataflow, rows: int, cols: int, *, resident
 
 
 def dram_traffic(tree: Node) -> dict[str, float]:
-    """DRAM bytes of a tile tree per operand: A and B loads, C partial-sum loads plus write-backs."""
+    """DRAM bytes of a tile tree: A and B loads, C partial sums read back, C written (partial and final)."""
     if isinstance(tree, Tile):
         a, b, c = tree.load_parts
-        return {"A": a, "B": b, "C": c + tree.writeback_bytes}
-    total = dict.fromkeys(("A", "B", "C"), 0.0)
+        return {"A": a, "B": b, "C_read": c, "C_write": tree.writeback_bytes}
+    total = dict.fromkeys(("A", "B", "C_read", "C_write"), 0.0)
     for child, reps in tree.items:
         for key, value in dram_traffic(child).items():
             total[key] += value * reps

@@ -23,7 +23,7 @@ from edgesim.api import Engine
 from edgesim.config import load_arch
 from edgesim.models import load_model
 from edgesim.trace import TRACE_DIR, check_against, load_trace
-from edgesim.tune import MethodResult, cost_step
+from edgesim.tune import cost_step
 from edgesim.tuning import LayerPolicy, Method, TuningSettings, expand_step
 
 HERE = Path(__file__).resolve().parent
