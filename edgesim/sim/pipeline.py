@@ -7,7 +7,8 @@ SCALE-Sim's memory model) A, B and C each have a channel of their own at that ba
 parallel; C's channel carries partial sums and outputs. Per tile i:
 - double buffered: tile i's loads may start once tile i-2's compute has ended (its buffer half is
   free); the previous tile's write-back is issued when that tile's compute ends; compute i starts
-  when its data are ready and compute i-1 has ended;
+  when its data are ready, compute i-1 has ended and tile i-2's write-back has left (tile i writes
+  its outputs into that half: write-backs exert back-pressure);
 - single buffered: the previous tile's write-back, then tile i's loads, both after compute i-1 ends;
   compute i waits for both;
 - a tile occupies the array for max(compute, buffer bytes / buffer bandwidth, register bytes /
@@ -64,6 +65,7 @@ class State:
     dram_free: list[float] = field(default_factory=lambda: [0.0])  # per channel
     ce1: float = 0.0  # compute end of the previous tile
     ce2: float = 0.0  # compute end of the tile before it
+    wb_last: float = 0.0  # when the write-back sent during the previous step (tile i-2's outputs) ended
     pending_writeback: float = 0.0  # bytes the previous tile must write back
     compute: float = 0.0
     stalls: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0.0))
@@ -74,12 +76,13 @@ class State:
     tiles: int = 0
 
     def times(self) -> list[float]:
-        return [*self.dram_free, self.ce1, self.ce2]
+        return [*self.dram_free, self.wb_last, self.ce1, self.ce2]
 
     def shift(self, by: float) -> None:
         self.dram_free = [x + by for x in self.dram_free]
         self.ce1 += by
         self.ce2 += by
+        self.wb_last += by
 
     def counters(self) -> list[float]:
         return [self.compute, *self.stalls.values(), self.dram_busy, self.buffer_bytes, self.dram_bytes, self.macs,
@@ -134,8 +137,11 @@ def step(s: State, t: Tile, p: Ports, log: list[Event] | None = None) -> None:
     ready = NEG_INF
     if t.load_bytes > 0:
         ready = _load(s, p, s.ce1 if p.single_buffered else s.ce2, t, log)
-    if not p.single_buffered and s.pending_writeback > 0:
-        transfer(s, p, c_channel, s.ce1, s.pending_writeback, log, "writeback")
+    if not p.single_buffered:
+        # tile i writes into the buffer half of tile i-2, whose outputs must have left first
+        wb_done = s.wb_last
+        if s.pending_writeback > 0:
+            s.wb_last = transfer(s, p, c_channel, s.ce1, s.pending_writeback, log, "writeback")
     start = max(s.ce1, ready, wb_done)
     wait = start - s.ce1
     latency_part = min(wait, p.latency) if t.load_bytes > 0 else 0.0
@@ -159,6 +165,7 @@ def step(s: State, t: Tile, p: Ports, log: list[Event] | None = None) -> None:
     # to it without changing anything; it keeps the state shift-invariant across identical tiles.
     bound = s.ce1 if p.single_buffered else s.ce2
     s.dram_free = [max(x, bound) for x in s.dram_free]
+    s.wb_last = max(s.wb_last, s.ce1)  # a write-back that ended before compute i did constrains nothing later
 
 
 def finish(s: State, p: Ports, log: list[Event] | None = None) -> float:
@@ -173,46 +180,78 @@ def finish(s: State, p: Ports, log: list[Event] | None = None) -> float:
     return end
 
 
+MAX_CYCLE = 4  # longest period of repetitions looked for (alternating pipelines repeat every 2)
+
+
 def _play(node: Node, reps: int, s: State, p: Ports, log: list[Event] | None, budget: list[int]) -> None:
-    """Play `node` `reps` times, jumping in closed form once a repetition is a pure time shift."""
+    """Play `node` `reps` times, jumping in closed form once the pipeline repeats as a pure time shift.
+
+    The check compares the state after this repetition with the state c = 1..MAX_CYCLE repetitions ago:
+    if every time moved by the same δ (and the owed write-back is the same), the next c repetitions
+    repeat the last c shifted by δ, and so on, so whole periods are added at once and any remainder
+    (fewer than c repetitions) is played.
+    """
+    history: list[tuple[list[float], float]] = []
+    deltas: list[list[float]] = []
     r = 0
     while r < reps:
-        # Counters of this repetition are summed from zero, so the delta used for a jump carries no
+        # Counters of this repetition are summed from zero, so the deltas used for a jump carry no
         # cancellation error from the (large) running totals.
-        before, outer, pending = s.times(), s.take_counters(), s.pending_writeback
-        rec = log if budget[0] > 0 else None
+        history.append((s.times(), s.pending_writeback))
+        outer = s.take_counters()
         if isinstance(node, Tile):
-            step(s, node, p, rec)
+            step(s, node, p, log if budget[0] > 0 else None)
             budget[0] -= 1
         else:
             for child, n in node.items:
                 _play(child, n, s, p, log, budget)
-        delta = s.take_counters()
+        deltas.append(s.take_counters())
         s.add_counters(outer, 1)
+        s.add_counters(deltas[-1], 1)
         r += 1
-        left = reps - r
-        shift = [a - b for a, b in zip(s.times(), before, strict=True)]
-        if left > 0 and s.pending_writeback == pending and max(shift) - min(shift) <= 1e-14 * max(1.0, abs(s.ce1)):
+        periods = _find_period(s, history, reps - r)
+        if periods is not None:
+            c, shift, n = periods
             t0 = s.ce1
-            s.shift(shift[-1] * left)
-            s.add_counters(delta, 1 + left)
+            period_delta = [sum(d[i] for d in deltas[-c:]) for i in range(len(deltas[-1]))]
+            s.shift(shift * n)
+            s.add_counters(period_delta, n)
+            r += n * c
             if log is not None:
-                _log_jump(log, t0, s.ce1, delta, left, p, node)
-            return
-        s.add_counters(delta, 1)
+                _log_jump(log, t0, s.ce1, period_delta, n, p, node, reps_per_period=c)
+            history.clear()
+            deltas.clear()
 
 
-def _log_jump(log: list[Event], t0: float, t1: float, delta: list[float], left: int, p: Ports, node: Node) -> None:
-    """One hatched bar per lane for a run jumped in closed form, labelled with its busy or stall share."""
+def _find_period(s: State, history: list[tuple[list[float], float]], left: int) -> tuple[int, float, int] | None:
+    """(period c, time shift per period, whole periods that fit in `left`) if the state repeats, else None."""
+    now = s.times()
+    tol = 1e-14 * max(1.0, abs(s.ce1))
+    for c in range(1, min(MAX_CYCLE, len(history)) + 1):
+        if left < c:
+            return None
+        before, pending = history[-c]
+        if pending != s.pending_writeback:
+            continue
+        shift = [a - b for a, b in zip(now, before, strict=True)]
+        if max(shift) - min(shift) <= tol:
+            return c, shift[-1], left // c
+    return None
+
+
+def _log_jump(log: list[Event], t0: float, t1: float, delta: list[float], periods: float, p: Ports, node: Node,
+              reps_per_period: int = 1) -> None:
+    """One bar per lane for a run jumped in closed form, labelled with its busy or stall share."""
     span = max(t1 - t0, 1e-12)
     what = "tile" if isinstance(node, Tile) else "block"
-    busy = delta[0] * left / span
+    left = int(periods * reps_per_period)
+    busy = delta[0] * periods / span
     log.append(Event("compute", t0, t1, "compute", f"steady: {left:,} more x {what}, array busy {busy:.0%}", busy))
-    dram = delta[4] * left / p.channels / span
+    dram = delta[4] * periods / p.channels / span
     log.append(Event("dram", t0, t1, "load", f"steady: DRAM busy {dram:.0%}", dram))
     for i, cause in enumerate(CAUSES):
         if delta[1 + i] > 0:
-            share = delta[1 + i] * left / span
+            share = delta[1 + i] * periods / span
             log.append(Event("stall", t0, t1, cause, f"steady: {share:.0%} of the time", share))
 
 

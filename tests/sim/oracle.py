@@ -75,6 +75,7 @@ def oracle(arch: ArchSpec, op: Gemm, mp: Mapping, per_operand: bool = False) -> 
     sb = not mp.double_buffer
     tiles = explicit_tiles(arch, op, mp)
     ends: list[float] = []
+    wb_sent: list[float] = []  # per step: when the write-back sent in that step (the previous tile's) ended
     free = {"A": 0.0, "B": 0.0, "C": 0.0} if per_operand else {"all": 0.0}
     res = {"compute": 0.0, "dram_bandwidth": 0.0, "dram_latency": 0.0, "buffer_port": 0.0, "dram_bytes": 0.0}
 
@@ -96,8 +97,12 @@ def oracle(arch: ArchSpec, op: Gemm, mp: Mapping, per_operand: bool = False) -> 
                 need.append(max(send(slot_free, b, x) for x, b in zip("ABC", t["parts"], strict=True) if b) + lat)
             else:
                 need.append(send(slot_free, t["load"], "all") + lat)
+        sent = 0.0
         if not sb and owed:
-            send(prev_end, owed, "C")
+            sent = send(prev_end, owed, "C")
+        if not sb and i >= 1:
+            need.append(wb_sent[i - 1])  # tile i-2's outputs must have left the half tile i writes into
+        wb_sent.append(sent)
         start = max(need)
         wait = start - prev_end
         lat_part = min(wait, lat) if t["load"] else 0.0
