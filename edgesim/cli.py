@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from edgesim import report, report_tune
+from edgesim import cli_schedule, report, report_tune
 from edgesim.api import Engine, Op, SimulationResult, simulate_ops
 from edgesim.config import display_path, load_arch
 from edgesim.errors import ConfigError, Problem
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--engine", choices=[e.value for e in Engine], default="analytic")
     inf.add_argument("--format", choices=["table", "json"], default="table")
     inf.add_argument("-o", "--output", metavar="FILE")
+
+    cli_schedule.add_parser(sub)
 
     tr = sub.add_parser("trace", help="make an Edge-LLM trace from measured layer-wise pruning sensitivities")
     tr.add_argument("--from-mse", metavar="CSV", required=True, help="layer,pruning_ratio,sample,output_mse measurements")
@@ -240,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             text = _tune(args)
         elif args.command == "infer":
             text = _infer(args)
+        elif args.command == "schedule":
+            text = cli_schedule.run(args)
         elif args.command == "trace":
             print(_trace(args))
             return 0

@@ -1,0 +1,312 @@
+"""CP-SAT scheduler (OR-Tools): a CoSA-style integer model of one GEMM's mapping, re-scored exactly.
+
+Units: logs are natural logs scaled by `SCALE` and rounded to integers (so 1000 = a factor e);
+capacity in bytes, latency terms in cycles, all inside the logs.
+
+One model per dataflow (the dataflow fixes which dims sit on the array rows, columns and in time).
+Variables, per dim d ∈ {m, n, k}:
+- for each distinct prime p of D with multiplicity e: integers sp[d,p], gt[d,p] ≥ 0, sp + gt ≤ e:
+  how many copies of p are unrolled spatially (array) and iterated temporally inside the global-buffer
+  tile; the remaining e − sp − gt copies are DRAM loop trips (CoSA's factor-to-level assignment);
+- one boolean y[d,j] per extra imperfect tile t_j of the mapspace (array-aligned, not a divisor);
+  at most one is set, and then every prime goes to DRAM and the tile is t_j exactly;
+- DRAM loop order: ranks r_m, r_n, r_k (all different) and booleans after[d,e] ⇔ r_d > r_e;
+- `iter[d]` (the DRAM loop of d iterates), `refetch[t]` per tensor, `db` (double buffering),
+  and budget shares q_A + q_B + q_C ≤ 16 (sixteenths of the global buffer).
+Linear expressions (log domain): log tile, log DRAM trips, log array folds of each spatial dim
+(exact per extra tile, D / spatial factor for divisor tiles).
+Constraints:
+- PE count: Σ log p · sp over the row dim ≤ log rows (K: rows · pack / kept fraction); likewise columns;
+- capacity: per tensor log(tile bytes) + db·log 2 ≤ log(capacity · q_t / 16) (a sufficient, linear
+  split of the byte sum A + B + C ≤ capacity);
+- reuse: refetch[t] ≥ after[d, free(t)] + iter[d] − 1 for each dim d indexing t (the cost model's rule);
+  log DRAM bytes of t = log(size) + refetch[t] · log(trips of t's unindexed loop) (big-M linearised).
+Objective: minimise 100 · L + w · D + (1 − db) · 100 · log 2, where L = max(log compute cycles,
+log DRAM cycles, log buffer-port cycles) is the latency proxy (a max of logs stands for the log of
+the overlapped latency), D the log of the largest DRAM stream (traffic, standing in for energy; `w` is
+`energy_weight`·100), and the last term a penalty for single buffering (nothing overlaps).
+
+Every improving solution is collected by a callback; each is expanded to its neighbouring tiles in the
+mapspace (one step down or up per dim), all six orders and both bufferings, and re-scored, together with
+the fixed-dataflow baselines and the heuristic mapping, by the exact cost model. The best by cycles,
+then energy, is returned, so the answer is never worse than any baseline.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from itertools import product
+
+from ortools.sat.python import cp_model
+
+from edgesim.arch import ArchSpec
+from edgesim.cost.model import evaluate
+from edgesim.cost.operands import OperandModel, operand_model
+from edgesim.errors import Infeasible
+from edgesim.heuristic import heuristic_mapping
+from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow, Mapping, MappingSet
+from edgesim.mapspace import DimSpace, Mapspace, MapspaceOptions, build_mapspace
+from edgesim.ops import Gemm
+from edgesim.search.base import Incumbent, SearchResult
+from edgesim.search.fixed import AXES, fixed_mapping
+
+SCALE = 1000
+BIG = 10**6
+SHARES = 16
+_TENSOR_DIMS = {"A": ("m", "k"), "B": ("k", "n"), "C": ("m", "n")}
+_FREE = {"A": "n", "B": "m", "C": "k"}
+
+Candidate = tuple[Dataflow, int, int, int, str, bool]
+Expr = cp_model.LinearExpr
+
+
+def total(terms: list[Expr] | list[cp_model.IntVar], const: int = 0) -> Expr:
+    """A linear sum (typed, unlike Python's sum over ortools terms)."""
+    return cp_model.LinearExpr.sum([*terms, cp_model.LinearExpr.constant(const)])
+
+
+def term(v: cp_model.IntVar | Expr, coef: int) -> Expr:
+    return cp_model.LinearExpr.term(v, coef)
+
+
+def lg(x: float) -> int:
+    """SCALE·ln(x), rounded."""
+    return round(SCALE * math.log(x))
+
+
+@dataclass(slots=True)
+class _Dim:
+    """A dim's variables and log-domain expressions in one model."""
+
+    space: DimSpace
+    sp: dict[int, cp_model.IntVar]
+    gt: dict[int, cp_model.IntVar]
+    y: list[cp_model.IntVar]
+    log_tile: Expr
+    log_trips: Expr
+    log_folds: Expr  # folds of this dim over its array axis (spatial dims only)
+    iterates: cp_model.IntVar
+
+    def tile(self, solver: cp_model.CpSolverSolutionCallback) -> int:
+        for j, yv in enumerate(self.y):
+            if solver.value(yv):
+                return self.space.extras[j]
+        t = 1
+        for p in self.space.primes:
+            t *= p[0] ** (solver.value(self.sp[p[0]]) + solver.value(self.gt[p[0]]))
+        return t
+
+
+class _Collector(cp_model.CpSolverSolutionCallback):
+    def __init__(self, decode: _Decoder):
+        super().__init__()
+        self.decode = decode
+        self.found: list[Candidate] = []
+
+    def on_solution_callback(self) -> None:
+        self.found.append(self.decode(self))
+
+
+class _Decoder:
+    def __init__(self, df: Dataflow, dims: dict[str, _Dim], rank: dict[str, cp_model.IntVar], db: cp_model.IntVar):
+        self.df, self.dims, self.rank, self.db = df, dims, rank, db
+
+    def __call__(self, cb: cp_model.CpSolverSolutionCallback) -> Candidate:
+        order = "".join(sorted("mnk", key=lambda d: cb.value(self.rank[d])))
+        return (self.df, self.dims["m"].tile(cb), self.dims["n"].tile(cb), self.dims["k"].tile(cb), order,
+                bool(cb.value(self.db)))
+
+
+def _extent(arch: ArchSpec, df: Dataflow, dim: str) -> int | None:
+    _, row, col = AXES[df]
+    return arch.pe_array.rows if dim == row else arch.pe_array.cols if dim == col else None
+
+
+def _dim_model(model: cp_model.CpModel, arch: ArchSpec, om: OperandModel, df: Dataflow, ds: DimSpace) -> _Dim:
+    extent = _extent(arch, df, ds.name)
+    kf = om.k_kept / om.pack if ds.name == "k" else 1.0  # array slots per element of the dim
+    sp: dict[int, cp_model.IntVar] = {}
+    gt: dict[int, cp_model.IntVar] = {}
+    y = [model.new_bool_var(f"y_{ds.name}_{t}") for t in ds.extras]
+    any_y = total(y)
+    model.add(any_y <= 1)
+    for p, e in ds.primes:
+        sp[p] = model.new_int_var(0, e if extent is not None else 0, f"sp_{ds.name}_{p}")
+        gt[p] = model.new_int_var(0, e, f"gt_{ds.name}_{p}")
+        model.add(sp[p] + gt[p] <= e)
+        if y:
+            model.add(sp[p] + gt[p] + term(any_y, e) <= e)
+    in_tile = total([term(sp[p], lg(p)) for p, _ in ds.primes] + [term(gt[p], lg(p)) for p, _ in ds.primes])
+    spatial = total([term(sp[p], lg(p)) for p, _ in ds.primes])
+    trips = [-(-ds.size // t) for t in ds.extras]
+    log_tile = total([in_tile] + [term(yj, lg(t)) for t, yj in zip(ds.extras, y, strict=True)])
+    log_trips = total([term(in_tile, -1)] + [term(yj, lg(n) - lg(ds.size)) for n, yj in zip(trips, y, strict=True)], lg(ds.size))
+    log_folds = cp_model.LinearExpr.constant(0)
+    if extent is not None:
+        if ds.primes:
+            model.add(spatial + lg(kf) <= lg(extent))
+        exact = []
+        for t, n in zip(ds.extras, trips, strict=True):
+            last = ds.size - (n - 1) * t
+            full_e, last_e = (om.k_effective(t), om.k_effective(last)) if ds.name == "k" else (t, last)
+            exact.append((n - 1) * -(-full_e // extent) + -(-last_e // extent))  # as tiling.fold_count
+        base = lg(max(ds.size * kf, 1.0))
+        log_folds = total([term(spatial, -1)] + [term(yj, lg(f) - base) for f, yj in zip(exact, y, strict=True)], base)
+    iterates = model.new_bool_var(f"iter_{ds.name}")
+    model.add(log_trips <= BIG * iterates)
+    return _Dim(ds, sp, gt, y, log_tile, log_trips, log_folds, iterates)
+
+
+def _max_of(model: cp_model.CpModel, name: str, exprs: list[Expr]) -> cp_model.IntVar:
+    v = model.new_int_var(-BIG, BIG, name)
+    model.add_max_equality(v, exprs)
+    return v
+
+
+def _build(arch: ArchSpec, op: Gemm, space: Mapspace, df: Dataflow,
+           energy_weight: float) -> tuple[cp_model.CpModel, _Decoder]:
+    om = operand_model(arch, op)
+    model = cp_model.CpModel()
+    dims = {ds.name: _dim_model(model, arch, om, df, ds) for ds in space.dims}
+    time_dim, row, col = AXES[df]
+
+    # DRAM loop order: ranks (0 outermost) and pairwise "d is inside e"
+    rank = {d: model.new_int_var(0, 2, f"rank_{d}") for d in "mnk"}
+    model.add_all_different(list(rank.values()))
+    after: dict[tuple[str, str], Expr] = {}
+    for d, e in product("mnk", repeat=2):
+        if d < e:
+            b = model.new_bool_var(f"after_{d}_{e}")
+            model.add(rank[d] > rank[e]).only_enforce_if(b)
+            model.add(rank[d] < rank[e]).only_enforce_if(~b)
+            after[d, e], after[e, d] = term(b, 1), total([term(b, -1)], 1)
+
+    # capacity: per-tensor shares of the buffer, sufficient for the byte sum
+    db = model.new_bool_var("double_buffer")
+    if space.double_buffer == (True,):
+        model.add(db == 1)
+    elif space.double_buffer == (False,):
+        model.add(db == 0)
+    b_elem = om.b_stored_bytes / (op.k * op.n)
+    elem = {"A": om.a_bytes, "B": b_elem, "C": om.psum_bytes}
+    q = {t: model.new_int_var(1, SHARES - 2, f"share_{t}") for t in elem}
+    model.add(total(list(q.values())) <= SHARES)
+    cap = arch.global_buffer.capacity_bytes
+    for t, (d1, d2) in _TENSOR_DIMS.items():
+        lq = model.new_int_var(-BIG, BIG, f"log_share_{t}")
+        model.add_element(q[t], [lg(max(i, 1) / SHARES) for i in range(SHARES)], lq)
+        model.add(dims[d1].log_tile + dims[d2].log_tile + lg(elem[t]) + lg(2) * db <= lg(cap) + lq)
+
+    # DRAM traffic per tensor (bytes, log), with the cost model's reuse rule
+    batch = op.batch
+    size = {"A": batch * op.m * op.k * om.a_bytes, "B": batch * om.b_stored_bytes, "C": batch * op.m * op.n * om.c_bytes}
+    refetch_gain = {"A": 0, "B": 0, "C": lg(1 + 2 * om.psum_bytes / om.c_bytes) - lg(2)}
+    log_dram: list[Expr] = []
+    for t, rel in _TENSOR_DIMS.items():
+        free = _FREE[t]
+        ref = model.new_bool_var(f"refetch_{t}")
+        for d in rel:
+            model.add(ref >= after[d, free] + dims[d].iterates - 1)
+        z = model.new_int_var(0, BIG, f"extra_{t}")
+        model.add(z >= dims[free].log_trips + refetch_gain[t] - BIG * (1 - ref))
+        log_dram.append(total([z], lg(size[t])))
+    dram_max = _max_of(model, "log_dram_bytes", log_dram)
+
+    # compute cycles: folds of the two spatial dims × (fill/drain per temporal tile + streamed time)
+    R, C = arch.pe_array.rows, arch.pe_array.cols
+    overhead = R + C - 2 if df == Dataflow.OS else 2 * R + C - 2
+    t_total = om.k_effective(op.k) if df == Dataflow.OS else (op.m if df == Dataflow.WS else op.n)
+    folds = dims[row].log_folds + dims[col].log_folds
+    comp = _max_of(model, "log_compute", [lg(batch * om.stretch * t_total) + folds,
+                                           lg(batch * overhead) + folds + dims[time_dim].log_trips])
+    # global-buffer port bytes (log), per the dataflow's re-read rule
+    a_rd = lg(size["A"]) + (dims["n"].log_trips if df == Dataflow.IS else dims["n"].log_folds)
+    b_rd = lg(size["B"]) + (dims["m"].log_trips if df == Dataflow.WS else dims["m"].log_folds)
+    c_acc = lg(2 * batch * op.m * op.n * om.psum_bytes) + (dims["k"].log_trips if df == Dataflow.OS else dims["k"].log_folds)
+    glb = _max_of(model, "log_glb_bytes", [a_rd, b_rd, c_acc])
+
+    lat = _max_of(model, "log_latency", [comp, dram_max - lg(arch.dram.bandwidth_bytes_per_cycle),
+                                         glb - lg(arch.global_buffer.bandwidth_bytes_per_cycle)])
+    w = round(100 * energy_weight)
+    model.minimize(100 * lat + w * dram_max + 100 * lg(2) * (1 - db))
+    return model, _Decoder(df, dims, rank, db)
+
+
+def _neighbours(space: Mapspace, cand: Candidate) -> list[Mapping]:
+    """The candidate's tiles and their neighbours in the mapspace, every order and buffering."""
+    df, tm, tn, tk, _, _ = cand
+    near = []
+    for ds, t in zip(space.dims, (tm, tn, tk), strict=True):
+        tiles = ds.tiles
+        i = tiles.index(t)
+        near.append(sorted({tiles[j] for j in (i - 1, i, i + 1) if 0 <= j < len(tiles)}))
+    return [Mapping(dataflow=df, tile_m=a, tile_n=b, tile_k=c, dram_order=o, double_buffer=db)
+            for a, b, c, o, db in product(near[0], near[1], near[2], LOOP_ORDERS, space.double_buffer)]
+
+
+class CpSatSearcher:
+    """CP-SAT over the mapspace (see the module docstring); `time_limit_s` is split over the dataflows."""
+
+    name = "cpsat"
+
+    def __init__(self, *, time_limit_s: float = 3.0, workers: int = 4, energy_weight: float = 0.1, polish: bool = True,
+                 options: MapspaceOptions | None = None, seed: int = 0):
+        self.time_limit_s, self.workers, self.energy_weight = time_limit_s, workers, energy_weight
+        self.polish, self.seed = polish, seed
+        self.options = options or MapspaceOptions()
+        self.last_status: dict[str, str] = {}
+        self.last_solver_cycles = float("inf")
+
+    def settings(self) -> dict[str, object]:
+        return {"searcher": self.name, "time_limit_s": self.time_limit_s, "workers": self.workers,
+                "energy_weight": self.energy_weight, "polish": self.polish, "seed": self.seed,
+                "mapspace": self.options.settings()}
+
+    def solve(self, arch: ArchSpec, op: Gemm, space: Mapspace) -> list[Candidate]:
+        """The solver's improving solutions, over all dataflows of the mapspace (best last per dataflow)."""
+        found: list[Candidate] = []
+        self.last_status = {}
+        for df in space.dataflows:
+            model, decode = _build(arch, op, space, df, self.energy_weight)
+            solver = cp_model.CpSolver()
+            solver.parameters.max_time_in_seconds = self.time_limit_s / len(space.dataflows)
+            solver.parameters.num_workers = self.workers
+            solver.parameters.random_seed = self.seed
+            cb = _Collector(decode)
+            status = solver.solve(model, cb)
+            self.last_status[str(df)] = solver.status_name(status)
+            found += cb.found[-8:]
+        return found
+
+    def best(self, arch: ArchSpec, op: Gemm) -> SearchResult | Infeasible:
+        t0 = time.perf_counter()
+        space = build_mapspace(arch, op, self.options)
+        pool: set[Mapping] = set()
+        for cand in self.solve(arch, op, space):
+            if self.polish:
+                pool.update(_neighbours(space, cand))
+            else:
+                df, tm, tn, tk, order, db = cand
+                pool.add(Mapping(dataflow=df, tile_m=tm, tile_n=tn, tile_k=tk, dram_order=order, double_buffer=db))
+        solver_only = _score(arch, op, pool)
+        self.last_solver_cycles = solver_only.cycles  # the solver's own answer, before the baselines join
+        pool.update(baselines(arch, op))
+        inc = _score(arch, op, pool)
+        return inc.result(arch, op, self.name, time.perf_counter() - t0, len(pool))
+
+
+def _score(arch: ArchSpec, op: Gemm, pool: set[Mapping]) -> Incumbent:
+    inc = Incumbent()
+    if pool:
+        maps = MappingSet.of(sorted(pool, key=lambda m: (DATAFLOWS.index(m.dataflow), m.tile_m, m.tile_n, m.tile_k,
+                                                         m.dram_order, m.double_buffer)))
+        inc.offer(maps, evaluate(arch, op, maps))
+    return inc
+
+
+def baselines(arch: ArchSpec, op: Gemm) -> list[Mapping]:
+    """The fixed-dataflow baselines and the heuristic mapping, where they exist."""
+    out = [fixed_mapping(arch, op, df) for df in DATAFLOWS] + [heuristic_mapping(arch, op)]
+    return [m for m in out if isinstance(m, Mapping)]
