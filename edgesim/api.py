@@ -6,6 +6,7 @@ tile-level pipeline simulator: stalls by cause and a timeline). Ops run one afte
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -17,6 +18,7 @@ from edgesim.errors import Infeasible
 from edgesim.heuristic import heuristic_mapping
 from edgesim.mapping import Dataflow, Mapping
 from edgesim.ops import Gemm, WeightFormat
+from edgesim.search.base import Searcher
 from edgesim.sim.pipeline import CAUSES, SimResult, simulate
 from edgesim.units import cycles_to_seconds
 from edgesim.vector import VectorCost, VectorOp, evaluate_vector
@@ -102,29 +104,49 @@ def shared_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None) -
     quarter: stored weights never grow as density falls, so the shared mapping fits every op that uses
     it. Each op is still costed exactly under it.
     """
+    return _cached_mapping(arch, _mapping_key(op), dataflow)
+
+
+def _mapping_key(op: Gemm) -> Gemm:
     density = op.weight_density
     if op.weight_format == WeightFormat.UNSTRUCTURED:
         density = min(1.0, math.ceil(op.weight_density * 4 - 1e-9) / 4)
-    key = replace(op, name="", weight_density=density,
-                  weight_format=WeightFormat.DENSE if density == 1.0 and op.weight_format == WeightFormat.UNSTRUCTURED
-                  else op.weight_format)
-    return _cached_mapping(arch, key, dataflow)
+    return replace(op, name="", weight_density=density,
+                   weight_format=WeightFormat.DENSE if density == 1.0 and op.weight_format == WeightFormat.UNSTRUCTURED
+                   else op.weight_format)
+
+
+_SEARCHED: dict[tuple[ArchSpec, Gemm, str], Mapping | Infeasible] = {}
+
+
+def searched_mapping(arch: ArchSpec, op: Gemm, searcher: Searcher) -> Mapping | Infeasible:
+    """The searcher's mapping, found once per process for ops sharing a key (see `shared_mapping`)."""
+    key = (arch, _mapping_key(op), json.dumps(searcher.settings(), sort_keys=True, default=str))
+    if key not in _SEARCHED:
+        res = searcher.best(arch, key[1])
+        _SEARCHED[key] = res if isinstance(res, Infeasible) else res.mapping
+    return _SEARCHED[key]
 
 
 def map_and_evaluate(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None,
-                     mapping: Mapping | None = None) -> GemmCost | Infeasible:
-    """Cost of `op` under `mapping`, or under the (shared) heuristic mapping when none is given."""
-    chosen = mapping if mapping is not None else shared_mapping(arch, op, dataflow)
+                     mapping: Mapping | None = None, searcher: Searcher | None = None) -> GemmCost | Infeasible:
+    """Cost of `op` under `mapping`, else the searcher's mapping, else the (shared) heuristic mapping."""
+    if mapping is not None:
+        chosen: Mapping | Infeasible = mapping
+    elif searcher is not None:
+        chosen = searched_mapping(arch, op, searcher)
+    else:
+        chosen = shared_mapping(arch, op, dataflow)
     if isinstance(chosen, Infeasible):
         return chosen
     return evaluate_one(arch, op, chosen)
 
 
 def run_op(arch: ArchSpec, op: Op, engine: Engine, dataflow: Dataflow | None = None,
-           max_events: int = 2000) -> OpResult:
+           max_events: int = 2000, searcher: Searcher | None = None) -> OpResult:
     if isinstance(op, VectorOp):
         return OpResult(op, evaluate_vector(arch, op))
-    cost = map_and_evaluate(arch, op, dataflow)
+    cost = map_and_evaluate(arch, op, dataflow, searcher=searcher)
     if engine == Engine.SIM and isinstance(cost, GemmCost):
         if max_events == 0:  # no timeline wanted: identical ops under identical mappings simulate once
             return OpResult(op, cost, _cached_simulation(arch, replace(op, name=""), cost.mapping))

@@ -19,6 +19,12 @@ from edgesim.inference import InferenceSettings, run_inference
 from edgesim.layers import LayerSettings, decoder_layer_forward
 from edgesim.mapping import Dataflow
 from edgesim.models import load_model
+from edgesim.search.auto import AutoSearcher
+from edgesim.search.base import Searcher
+from edgesim.search.cache import DEFAULT_CACHE_DIR, CachedSearcher, ScheduleCache
+from edgesim.search.cpsat import CpSatSearcher
+from edgesim.search.exhaustive import ExhaustiveSearcher
+from edgesim.search.fixed import FixedSearcher
 from edgesim.sim import timeline
 from edgesim.trace import TRACE_DIR, check_against, load_trace, parse_trace
 from edgesim.tune import run_method
@@ -66,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
     tune.add_argument("--base-bits", type=int, default=16, help="weight/activation bits of the vanilla methods (default 16)")
     tune.add_argument("--engine", choices=[e.value for e in Engine], default="analytic")
+    tune.add_argument("--mapper", choices=MAPPERS, default="auto",
+                      help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 2M points, "
+                           "else CP-SAT; or a named searcher), or heuristic (the coarse grid)")
+    tune.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
+                      help=f"schedule cache (default {DEFAULT_CACHE_DIR})")
+    tune.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
     tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
     tune.add_argument("--format", choices=["table", "csv", "json"], default="table")
     tune.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
@@ -139,6 +151,25 @@ def _write_timeline(res: SimulationResult, path: str) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+MAPPERS = ("auto", "exhaustive", "cpsat", "fixed-ws", "fixed-os", "fixed-is", "heuristic")
+
+
+def make_mapper(name: str, cache_dir: Path | None) -> Searcher | None:
+    """A searcher for tuning steps (None: the heuristic mapper), behind the schedule cache when given."""
+    inner: Searcher
+    if name == "heuristic":
+        return None
+    if name == "auto":
+        inner = AutoSearcher()
+    elif name == "exhaustive":
+        inner = ExhaustiveSearcher()
+    elif name == "cpsat":
+        inner = CpSatSearcher(time_limit_s=3.0, workers=2)
+    else:
+        inner = FixedSearcher(Dataflow(name.removeprefix("fixed-")))
+    return inner if cache_dir is None else CachedSearcher(inner, ScheduleCache(directory=cache_dir))
+
+
 def _tune(args: argparse.Namespace) -> str:
     arch = load_arch(args.hw, args.overrides)
     model = load_model(args.model)
@@ -162,9 +193,10 @@ def _tune(args: argparse.Namespace) -> str:
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, partial_layers=args.partial_layers,
                         base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
-    results = [run_method(arch, model, Method(m), st, trace, engine) for m in methods]
+    searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir))
+    results = [run_method(arch, model, Method(m), st, trace, engine, searcher) for m in methods]
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
-              "base_bits": st.base_bits, "grad_bits": st.grad_bits}
+              "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper}
     if args.format == "json":
         return report_tune.to_json(arch, header, results)
     if args.format == "csv":
@@ -256,8 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "output", None):
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
-    else:
+        return 0
+    try:
         print(text)
+    except BrokenPipeError:  # e.g. `edgesim tune | head`: the reader left, nothing is wrong
+        sys.stderr.close()
     return 0
 
 

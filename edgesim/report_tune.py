@@ -91,7 +91,8 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
     lines = [f"edgesim tune: {header['model']} (seq {header['seq']}, batch {header['batch']}) on {a.name} "
              f"({a.pe_array.rows}x{a.pe_array.cols} PEs @ {a.clock_mhz:g} MHz, "
              f"{a.global_buffer.capacity_bytes / 1024:g} KiB buffer, {a.dram.capacity_bytes / GIB:g} GiB DRAM), "
-             f"engine: {header['engine']}", f"trace: {header['trace']}", "", "One tuning step per method:", main, "",
+             f"engine: {header['engine']}, mappings: {header.get('mapper', 'heuristic')}",
+             f"trace: {header['trace']}", "", "One tuning step per method:", main, "",
              "Peak memory breakdown (GiB) at each method's peak:", mem, "",
              "speedup / mem cut: vanilla LoRA's step time / peak memory over the method's. "
              f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits.",

@@ -13,6 +13,7 @@ from edgesim.api import Engine, run_op
 from edgesim.arch import ArchSpec
 from edgesim.memory import MemoryReport, check_order, peak_memory
 from edgesim.models import ModelShape
+from edgesim.search.base import Searcher
 from edgesim.trace import Trace, check_against
 from edgesim.tuning import Method, Phase, TuningSettings, TuningStep, expand_step
 from edgesim.units import cycles_to_seconds
@@ -47,14 +48,16 @@ class MethodResult:
     fits: bool
 
 
-def cost_step(arch: ArchSpec, step: TuningStep, engine: Engine = Engine.ANALYTIC) -> StepCost:
+def cost_step(arch: ArchSpec, step: TuningStep, engine: Engine = Engine.ANALYTIC,
+              searcher: Searcher | None = None) -> StepCost:
+    """Cost every op of the step (mappings from `searcher`, or the heuristic mapper when None)."""
     check_order(step)
     by_phase: dict[str, dict[str, float]] = {str(p): {"cycles": 0.0, "energy_pj": 0.0, "dram_bytes": 0.0} for p in PHASES}
     by_layer: dict[int, float] = defaultdict(float)
     infeasible = []
     cycles = energy = dram = 0.0
     for node in step.nodes:
-        r = run_op(arch, node.op, engine, max_events=0)
+        r = run_op(arch, node.op, engine, max_events=0, searcher=searcher)
         if not r.feasible:
             infeasible.append(node.op.name)
             continue
@@ -72,7 +75,7 @@ def cost_step(arch: ArchSpec, step: TuningStep, engine: Engine = Engine.ANALYTIC
 
 
 def run_method(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSettings, trace: Trace | None,
-               engine: Engine = Engine.ANALYTIC) -> MethodResult:
+               engine: Engine = Engine.ANALYTIC, searcher: Searcher | None = None) -> MethodResult:
     if method == Method.EDGE_LLM:
         if trace is None:
             raise ValueError("edge-llm needs a trace")
@@ -80,7 +83,7 @@ def run_method(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSett
         steps = [(expand_step(arch, model, method, st, list(trace.policies), ph), ph.steps) for ph in trace.phases]
     else:
         steps = [(expand_step(arch, model, method, st), 1)]
-    costs = tuple((cost_step(arch, s, engine), w) for s, w in steps)
+    costs = tuple((cost_step(arch, s, engine, searcher), w) for s, w in steps)
     total_w = sum(w for _, w in costs)
 
     def mean(f: str) -> float:

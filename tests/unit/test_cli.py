@@ -121,9 +121,9 @@ def test_timeline_needs_sim_and_known_suffix(tmp_path, capsys):
     assert "expected a file name ending in .png or .csv" in capsys.readouterr().err
 
 
-def test_tune_compare_all_methods_json(capsys):
+def test_tune_compare_all_methods_json(capsys, tmp_path):
     assert main(["tune", "--model", "tiny", "--seq", "32", "--trace", str(TINY_TRACE), "--format", "json",
-                 "--compare", "full,lora,qlora,partial,edge-llm", "--partial-layers", "1"]) == 0
+                 "--compare", "full,lora,qlora,partial,edge-llm", "--partial-layers", "1", "--cache-dir", str(tmp_path)]) == 0
     data = json.loads(capsys.readouterr().out)
     methods = {m["method"]: m for m in data["methods"]}
     assert list(methods) == ["full", "lora", "qlora", "partial", "edge-llm"]
@@ -158,10 +158,21 @@ def test_trace_command_refuses_unmeasured_layer(tmp_path, capsys):
 
 def test_tune_per_layer_and_infer(capsys):
     assert main(["tune", "--model", "tiny", "--seq", "32", "--trace", str(TINY_TRACE), "--compare", "lora,edge-llm",
-                 "--per-layer"]) == 0
+                 "--per-layer", "--mapper", "heuristic"]) == 0
     out = capsys.readouterr().out
     assert "Seconds per layer per step:" in out and "heads/loss/opt" in out
     assert main(["infer", "--model", "tiny", "--trace", str(TINY_TRACE), "--prompt", "16", "--generate", "4",
                  "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [m["exits"] for m in data["methods"]] == [[3], [1, 3]]
+
+
+def test_tune_mappers_agree_or_improve(capsys, tmp_path):
+    """The scheduler (exhaustive) is never slower than a fixed dataflow on the same step."""
+    seconds = {}
+    for mapper in ("exhaustive", "fixed-ws", "heuristic"):
+        assert main(["tune", "--model", "tiny", "--seq", "32", "--method", "lora", "--mapper", mapper,
+                     "--cache-dir", str(tmp_path), "--format", "json"]) == 0
+        seconds[mapper] = json.loads(capsys.readouterr().out)["methods"][0]["seconds"]
+    assert seconds["exhaustive"] <= seconds["fixed-ws"] * (1 + 1e-9)
+    assert seconds["exhaustive"] <= seconds["heuristic"] * (1 + 1e-9)
