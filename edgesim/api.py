@@ -91,6 +91,9 @@ class SimulationResult:
         return cycles_to_seconds(self.total("total_cycles"), self.arch.clock_mhz)
 
 
+DENSITY_STEP = 1 / 32  # ops whose weight densities round up to the same step share one mapping search
+
+
 @lru_cache(maxsize=4096)
 def _cached_mapping(arch: ArchSpec, key: Gemm, dataflow: Dataflow | None) -> Mapping | Infeasible:
     return heuristic_mapping(arch, key, dataflow)
@@ -100,8 +103,8 @@ def shared_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None) -
     """The heuristic mapping, found once per op shape, precisions and weight format.
 
     Ops that differ only in name or slightly in weight density (e.g. the layers of a LUC-compressed model,
-    whose sparsities differ by a few percent) share one search, done at the density rounded up to a
-    quarter: stored weights never grow as density falls, so the shared mapping fits every op that uses
+    whose sparsities differ by a few percent) share one search, done at the density rounded up to the
+    next 1/32 (DENSITY_STEP): stored weights never grow as density falls, so the shared mapping fits every op that uses
     it. Each op is still costed exactly under it.
     """
     return _cached_mapping(arch, _mapping_key(op), dataflow)
@@ -110,7 +113,7 @@ def shared_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None) -
 def _mapping_key(op: Gemm) -> Gemm:
     density = op.weight_density
     if op.weight_format == WeightFormat.UNSTRUCTURED:
-        density = min(1.0, math.ceil(op.weight_density * 4 - 1e-9) / 4)
+        density = min(1.0, math.ceil(op.weight_density / DENSITY_STEP - 1e-9) * DENSITY_STEP)
     return replace(op, name="", weight_density=density,
                    weight_format=WeightFormat.DENSE if density == 1.0 and op.weight_format == WeightFormat.UNSTRUCTURED
                    else op.weight_format)

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--mapper", choices=MAPPERS, default="auto",
                       help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 2M points, "
                            "else CP-SAT; or a named searcher), or heuristic (the coarse grid)")
+    tune.add_argument("--latency-tolerance", type=float, default=0.02, metavar="FRACTION",
+                      help="scheduler: among mappings within this fraction of the fastest (and never slower than the "
+                           "best fixed dataflow), take the least energy (default 0.02; 0 = fastest only)")
     tune.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
                       help=f"schedule cache (default {DEFAULT_CACHE_DIR})")
     tune.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
@@ -154,17 +157,19 @@ def _write_timeline(res: SimulationResult, path: str) -> None:
 MAPPERS = ("auto", "exhaustive", "cpsat", "fixed-ws", "fixed-os", "fixed-is", "heuristic")
 
 
-def make_mapper(name: str, cache_dir: Path | None) -> Searcher | None:
+def make_mapper(name: str, cache_dir: Path | None, tolerance: float = 0.0) -> Searcher | None:
     """A searcher for tuning steps (None: the heuristic mapper), behind the schedule cache when given."""
     inner: Searcher
+    if not 0 <= tolerance < 1:
+        raise ConfigError(Problem(source="--latency-tolerance", path="", message=f"expected a fraction in [0, 1), got {tolerance}"))
     if name == "heuristic":
         return None
     if name == "auto":
-        inner = AutoSearcher()
+        inner = AutoSearcher(tolerance=tolerance)
     elif name == "exhaustive":
-        inner = ExhaustiveSearcher()
+        inner = ExhaustiveSearcher(tolerance=tolerance)
     elif name == "cpsat":
-        inner = CpSatSearcher(time_limit_s=3.0, workers=2)
+        inner = CpSatSearcher(time_limit_s=3.0, workers=2, tolerance=tolerance)
     else:
         inner = FixedSearcher(Dataflow(name.removeprefix("fixed-")))
     return inner if cache_dir is None else CachedSearcher(inner, ScheduleCache(directory=cache_dir))
@@ -193,7 +198,7 @@ def _tune(args: argparse.Namespace) -> str:
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, partial_layers=args.partial_layers,
                         base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
-    searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir))
+    searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
     results = [run_method(arch, model, Method(m), st, trace, engine, searcher) for m in methods]
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper}

@@ -45,12 +45,11 @@ from edgesim.arch import ArchSpec
 from edgesim.cost.model import evaluate
 from edgesim.cost.operands import OperandModel, operand_model
 from edgesim.errors import Infeasible
-from edgesim.heuristic import heuristic_mapping
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow, Mapping, MappingSet
 from edgesim.mapspace import DimSpace, Mapspace, MapspaceOptions, build_mapspace
 from edgesim.ops import Gemm
-from edgesim.search.base import Incumbent, SearchResult
-from edgesim.search.fixed import AXES, fixed_mapping
+from edgesim.search.base import Incumbent, SearchResult, offer_baselines
+from edgesim.search.fixed import AXES
 
 SCALE = 1000
 BIG = 10**6
@@ -252,7 +251,8 @@ class CpSatSearcher:
     name = "cpsat"
 
     def __init__(self, *, time_limit_s: float = 3.0, workers: int = 4, energy_weight: float = 0.1, polish: bool = True,
-                 options: MapspaceOptions | None = None, seed: int = 0):
+                 options: MapspaceOptions | None = None, seed: int = 0, tolerance: float = 0.0):
+        self.tolerance = tolerance  # latency band within which energy decides (see Incumbent)
         self.time_limit_s, self.workers, self.energy_weight = time_limit_s, workers, energy_weight
         self.polish, self.seed = polish, seed
         self.options = options or MapspaceOptions()
@@ -260,9 +260,12 @@ class CpSatSearcher:
         self.last_solver_cycles = float("inf")
 
     def settings(self) -> dict[str, object]:
-        return {"searcher": self.name, "time_limit_s": self.time_limit_s, "workers": self.workers,
-                "energy_weight": self.energy_weight, "polish": self.polish, "seed": self.seed,
-                "mapspace": self.options.settings()}
+        out: dict[str, object] = {"searcher": self.name, "time_limit_s": self.time_limit_s, "workers": self.workers,
+                                  "energy_weight": self.energy_weight, "polish": self.polish, "seed": self.seed,
+                                  "mapspace": self.options.settings()}
+        if self.tolerance:
+            out["latency_tolerance"] = self.tolerance
+        return out
 
     def solve(self, arch: ArchSpec, op: Gemm, space: Mapspace) -> list[Candidate]:
         """The solver's improving solutions, over all dataflows of the mapspace (best last per dataflow)."""
@@ -292,21 +295,17 @@ class CpSatSearcher:
                 pool.add(Mapping(dataflow=df, tile_m=tm, tile_n=tn, tile_k=tk, dram_order=order, double_buffer=db))
         solver_only = _score(arch, op, pool)
         self.last_solver_cycles = solver_only.cycles  # the solver's own answer, before the baselines join
-        pool.update(baselines(arch, op))
-        inc = _score(arch, op, pool)
+        inc = _score(arch, op, pool, True, self.tolerance)
         return inc.result(arch, op, self.name, time.perf_counter() - t0, len(pool))
 
 
-def _score(arch: ArchSpec, op: Gemm, pool: set[Mapping]) -> Incumbent:
-    inc = Incumbent()
+def _score(arch: ArchSpec, op: Gemm, pool: set[Mapping], with_baselines: bool = False,
+           tolerance: float = 0.0) -> Incumbent:
+    inc = Incumbent(tolerance=tolerance)
     if pool:
         maps = MappingSet.of(sorted(pool, key=lambda m: (DATAFLOWS.index(m.dataflow), m.tile_m, m.tile_n, m.tile_k,
                                                          m.dram_order, m.double_buffer)))
         inc.offer(maps, evaluate(arch, op, maps))
+    if with_baselines and not inc.rf_reason:
+        offer_baselines(inc, arch, op)
     return inc
-
-
-def baselines(arch: ArchSpec, op: Gemm) -> list[Mapping]:
-    """The fixed-dataflow baselines and the heuristic mapping, where they exist."""
-    out = [fixed_mapping(arch, op, df) for df in DATAFLOWS] + [heuristic_mapping(arch, op)]
-    return [m for m in out if isinstance(m, Mapping)]

@@ -13,25 +13,31 @@ from edgesim.cost.model import evaluate
 from edgesim.errors import Infeasible
 from edgesim.mapspace import MapspaceOptions, build_mapspace
 from edgesim.ops import Gemm
-from edgesim.search.base import Incumbent, SearchResult
+from edgesim.search.base import Incumbent, SearchResult, offer_baselines
 
 
 class ExhaustiveSearcher:
     name = "exhaustive"
 
-    def __init__(self, options: MapspaceOptions | None = None, chunk_size: int = 1 << 17):
+    def __init__(self, options: MapspaceOptions | None = None, chunk_size: int = 1 << 17, tolerance: float = 0.0):
         self.options = options or MapspaceOptions()
         self.chunk_size = chunk_size
+        self.tolerance = tolerance  # latency band within which energy decides (see Incumbent)
 
     def settings(self) -> dict[str, object]:
-        return {"searcher": self.name, "mapspace": self.options.settings()}
+        out: dict[str, object] = {"searcher": self.name, "mapspace": self.options.settings()}
+        if self.tolerance:
+            out["latency_tolerance"] = self.tolerance
+        return out
 
     def best(self, arch: ArchSpec, op: Gemm) -> SearchResult | Infeasible:
         t0 = time.perf_counter()
         space = build_mapspace(arch, op, self.options)
-        inc = Incumbent()
+        inc = Incumbent(tolerance=self.tolerance)
         for maps in space.chunks(self.chunk_size):
             inc.offer(maps, evaluate(arch, op, maps))
             if inc.rf_reason:
                 break
+        if not inc.rf_reason:  # the fixed baselines and the heuristic may lie outside the mapspace
+            offer_baselines(inc, arch, op)
         return inc.result(arch, op, self.name, time.perf_counter() - t0, space.size)
