@@ -62,10 +62,14 @@ def _refetch_table() -> npt.NDArray[np.bool_]:
 REFETCH = _refetch_table()
 
 
+_REFETCH_PY: dict[tuple[str, int], tuple[bool, bool, bool]] = {
+    (order, code): (bool(REFETCH[o, code, 0]), bool(REFETCH[o, code, 1]), bool(REFETCH[o, code, 2]))
+    for o, order in enumerate(LOOP_ORDERS) for code in range(8)}
+
+
 def refetches(order: str, m_iterates: bool, n_iterates: bool, k_iterates: bool) -> tuple[bool, bool, bool]:
-    """Whether A, B and C are re-fetched once per iteration of their unindexed DRAM loop."""
-    row = REFETCH[LOOP_ORDERS.index(order), int(m_iterates) + 2 * int(n_iterates) + 4 * int(k_iterates)]
-    return bool(row[0]), bool(row[1]), bool(row[2])
+    """Whether A, B and C are re-fetched once per iteration of their unindexed DRAM loop (plain-Python lookup)."""
+    return _REFETCH_PY[(order, m_iterates + 2 * n_iterates + 4 * k_iterates)]
 
 
 def count_accesses(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry,

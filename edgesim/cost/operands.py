@@ -48,10 +48,10 @@ class OperandModel:
 
 
 def _round_bits(bits: int, min_bits: int) -> int:
-    width = min_bits
-    while width < bits:
-        width *= 2
-    return width
+    """The narrowest min_bits·2^j that holds `bits`."""
+    if bits <= min_bits:
+        return min_bits
+    return min_bits << (-(-bits // min_bits) - 1).bit_length()
 
 
 def _precision(arch: ArchSpec, op: Gemm) -> tuple[int, int, float]:
