@@ -25,6 +25,7 @@ from edgesim.arch import (
     VectorUnit,
     dram_level,
 )
+from edgesim.builtin import resolve
 from edgesim.errors import ConfigError, Problem
 from edgesim.units import GIB, KIB
 from edgesim.yaml_source import LineDict, load_yaml
@@ -91,17 +92,7 @@ HW_SCHEMA: s.Schema = {
 
 def resolve_hw_path(name_or_path: str | None) -> Path:
     """A path to a YAML file, or the name of a file in hw_configs/ (with or without .yaml)."""
-    if name_or_path is None:
-        name_or_path = DEFAULT_HW
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        return p
-    candidate = HW_CONFIG_DIR / f"{name_or_path}.yaml"
-    if candidate.exists():
-        return candidate
-    known = sorted(f.stem for f in HW_CONFIG_DIR.glob("*.yaml"))
-    raise ConfigError(Problem(source=str(name_or_path), path="",
-                              message=f"no such hardware file or built-in config{s.suggest(str(name_or_path), known)}"))
+    return resolve(name_or_path or DEFAULT_HW, HW_CONFIG_DIR, "hardware config")
 
 
 def load_arch(name_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ArchSpec:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgesim import schema as s
+from edgesim.builtin import resolve
 from edgesim.errors import ConfigError, Problem
 from edgesim.yaml_source import load_yaml
 
@@ -48,15 +49,7 @@ class ModelShape:
 
 
 def resolve_model_path(name_or_path: str) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        return p
-    candidate = MODEL_DIR / f"{name_or_path}.yaml"
-    if candidate.exists():
-        return candidate
-    known = sorted(f.stem for f in MODEL_DIR.glob("*.yaml"))
-    raise ConfigError(Problem(source=name_or_path, path="",
-                              message=f"no such model file or built-in model{s.suggest(name_or_path, known)}"))
+    return resolve(name_or_path, MODEL_DIR, "model")
 
 
 def load_model(name_or_path: str) -> ModelShape:

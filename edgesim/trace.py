@@ -19,7 +19,7 @@ import jsonschema
 
 from edgesim.arch import ArchSpec
 from edgesim.errors import ConfigError, Problem
-from edgesim.models import ModelShape
+from edgesim.models import ModelShape, load_model
 from edgesim.ops import WeightFormat
 from edgesim.tuning import EdgeLlmPhase, LayerPolicy
 
@@ -158,6 +158,12 @@ def parse_trace(data: Any, source: str, model: ModelShape | None = None) -> Trac
                  lora_ranks=tuple(e["lora_rank"] for e in layers), phases=phases,
                  exit_layers=tuple(data["inference"]["exit_layers"]), provenance=dict(data.get("provenance", {})),
                  source=source)
+
+
+def load_model_and_trace(model_name: str) -> tuple[ModelShape, Trace]:
+    """A built-in model and its default Edge-LLM trace, workloads/traces/<model>_edge_llm.json."""
+    model = load_model(model_name)
+    return model, load_trace(TRACE_DIR / f"{Path(model_name).stem}_edge_llm.json", model)
 
 
 def load_trace(path: str | Path, model: ModelShape | None = None) -> Trace:

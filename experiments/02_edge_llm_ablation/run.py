@@ -21,8 +21,7 @@ import pandas as pd
 
 from edgesim.api import Engine
 from edgesim.config import load_arch
-from edgesim.models import load_model
-from edgesim.trace import TRACE_DIR, check_against, load_trace
+from edgesim.trace import check_against, load_model_and_trace
 from edgesim.tune import cost_step
 from edgesim.tuning import LayerPolicy, Method, TuningSettings, expand_step
 
@@ -51,12 +50,7 @@ def main() -> int:
     ap.add_argument("--base-bits", type=int, default=16, help="bits of the uncompressed baseline (16 = fp16, 8 = int8)")
     args = ap.parse_args()
     arch = load_arch(args.hw)
-    if args.quick:
-        model = load_model("tiny")
-        trace = load_trace(REPO / "tests" / "data" / "tiny_edge_llm.json", model)
-    else:
-        model = load_model("llama7b")
-        trace = load_trace(TRACE_DIR / "llama7b_edge_llm.json", model)
+    model, trace = load_model_and_trace("tiny" if args.quick else "llama7b")
     check_against(trace, arch)
     st = TuningSettings(seq=trace.sequence_length, batch=trace.batch, base_bits=args.base_bits)
     fp16 = [LayerPolicy(w_bits=st.base_bits, a_bits=st.base_bits, kv_bits=st.base_bits)] * model.layers

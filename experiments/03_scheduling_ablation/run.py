@@ -22,8 +22,7 @@ import pandas as pd
 
 from edgesim.cli import make_mapper
 from edgesim.config import load_arch
-from edgesim.models import load_model
-from edgesim.trace import TRACE_DIR, check_against, load_trace
+from edgesim.trace import check_against, load_model_and_trace
 from edgesim.tune import MethodResult, run_method
 from edgesim.tuning import Method, TuningSettings
 
@@ -41,12 +40,7 @@ def main() -> int:
                     help="scheduler: least energy among mappings within this fraction of the fastest (default 0.02)")
     args = ap.parse_args()
     arch = load_arch(args.hw)
-    if args.quick:
-        model = load_model("tiny")
-        trace = load_trace(REPO / "tests" / "data" / "tiny_edge_llm.json", model)
-    else:
-        model = load_model("llama7b")
-        trace = load_trace(TRACE_DIR / "llama7b_edge_llm.json", model)
+    model, trace = load_model_and_trace("tiny" if args.quick else "llama7b")
     check_against(trace, arch)
     st = TuningSettings(seq=trace.sequence_length, batch=trace.batch)
     method = Method(args.method)

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 ARCH = load_arch()
 TINY = load_model("tiny")  # 4 layers, hidden 64, 4 heads of 16, kv dim 32, vocab 256
-TRACE = load_trace(REPO / "tests" / "data" / "tiny_edge_llm.json", TINY)  # exits after layers 1 and 3
+TRACE = load_trace(REPO / "workloads" / "traces" / "tiny_edge_llm.json", TINY)  # exits after layers 1 and 3
 
 
 def test_decode_attends_to_the_cache():

@@ -11,7 +11,7 @@ import pytest
 from edgesim.cli import main
 from tests.conftest import REPO
 
-TINY_TRACE = REPO / "tests" / "data" / "tiny_edge_llm.json"
+TINY_TRACE = REPO / "workloads" / "traces" / "tiny_edge_llm.json"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +64,7 @@ def test_csv_format(capsys):
     (["simulate", "--set", "pe_array.rows=x"], "--set pe_array.rows=x: pe_array.rows: expected a positive integer, got 'x'"),
     (["simulate", "--set", "pe_aray.rows=4"], "did you mean 'pe_array'?"),
     (["simulate", "--gemm", "1,2"], "--gemm 1,2: expected three positive integers M,N,K"),
-    (["simulate", "--hw", "no_such_npu"], "no_such_npu: no such hardware file or built-in config"),
+    (["simulate", "--hw", "no_such_npu"], "no_such_npu: no such file, and no built-in hardware config of that name"),
     (["simulate", "--workload", "missing.yaml"], "missing.yaml: cannot read file"),
 ])
 def test_errors_are_messages_not_tracebacks(args, message, capsys):
@@ -141,8 +141,8 @@ def test_tune_compare_all_methods_json(capsys, tmp_path):
 def test_tune_errors(capsys):
     assert main(["tune", "--compare", "lora,fast"]) == 2
     assert "unknown method(s) fast" in capsys.readouterr().err
-    assert main(["tune", "--model", "tiny", "--method", "edge-llm"]) == 2
-    assert "tiny_edge_llm.json: cannot read file" in capsys.readouterr().err
+    assert main(["tune", "--model", "opt_1b3", "--method", "edge-llm"]) == 2  # no default trace for OPT
+    assert "opt_1b3_edge_llm.json: cannot read file" in capsys.readouterr().err
 
 
 def test_trace_command_refuses_unmeasured_layer(tmp_path, capsys):

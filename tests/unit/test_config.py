@@ -95,7 +95,7 @@ def test_yaml_syntax_error_names_file_and_line(write):
 
 
 def test_missing_file_is_config_error():
-    with pytest.raises(ConfigError, match="no such hardware file or built-in config; did you mean 'edge_npu_16x16'"):
+    with pytest.raises(ConfigError, match="no such file, and no built-in hardware config of that name; did you mean 'edge_npu_16x16'"):
         load_arch("edge_npu_16x61")
 
 
