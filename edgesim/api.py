@@ -146,10 +146,10 @@ def map_and_evaluate(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None = None,
 
 
 def run_op(arch: ArchSpec, op: Op, engine: Engine, dataflow: Dataflow | None = None,
-           max_events: int = 2000, searcher: Searcher | None = None) -> OpResult:
+           max_events: int = 2000, searcher: Searcher | None = None, mapping: Mapping | None = None) -> OpResult:
     if isinstance(op, VectorOp):
         return OpResult(op, evaluate_vector(arch, op))
-    cost = map_and_evaluate(arch, op, dataflow, searcher=searcher)
+    cost = map_and_evaluate(arch, op, dataflow, mapping=mapping, searcher=searcher)
     if engine == Engine.SIM and isinstance(cost, GemmCost):
         if max_events == 0:  # no timeline wanted: identical ops under identical mappings simulate once
             return OpResult(op, cost, _cached_simulation(arch, replace(op, name=""), cost.mapping))
@@ -164,10 +164,16 @@ def _cached_simulation(arch: ArchSpec, op: Gemm, mapping: Mapping) -> SimResult:
 
 def simulate_ops(arch: ArchSpec, ops: tuple[Op, ...] | list[Op], *, workload_name: str = "",
                  dataflow: Dataflow | None = None, engine: Engine = Engine.ANALYTIC,
-                 max_events: int = 2000) -> SimulationResult:
-    """Map each GEMM (heuristic mapper), evaluate every op, and keep them in order."""
+                 max_events: int = 2000, mappings: dict[str, Mapping] | None = None) -> SimulationResult:
+    """Evaluate every op in order. A GEMM takes its mapping from `mappings` (by op name, then by signature,
+    as `edgesim schedule -o` writes them), else from the heuristic mapper."""
+    def given(op: Op) -> Mapping | None:
+        if mappings is None or not isinstance(op, Gemm):
+            return None
+        return mappings.get(op.name) or mappings.get(json.dumps(list(op.signature()), default=list))
+
     return SimulationResult(arch=arch, workload_name=workload_name, engine=engine,
-                            results=tuple(run_op(arch, op, engine, dataflow, max_events) for op in ops))
+                            results=tuple(run_op(arch, op, engine, dataflow, max_events, mapping=given(op)) for op in ops))
 
 
 def simulate_gemms(arch: ArchSpec, ops: tuple[Gemm, ...] | list[Gemm], *, workload_name: str = "",

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--batch", type=int, default=1, help="batch for --layer (default 1)")
     sim.add_argument("--lora-rank", type=int, default=0, help="LoRA rank on q_proj and v_proj for --layer (default 0)")
     sim.add_argument("--dataflow", choices=[d.value for d in Dataflow], help="fix the dataflow (default: best of all)")
+    sim.add_argument("--mappings", metavar="FILE", help="use the mappings `edgesim schedule -o FILE` wrote (by op name or "
+                                                        "signature); ops not in it get the heuristic mapping")
     sim.add_argument("--engine", choices=[e.value for e in Engine], default=None,
                      help="analytic cost model (default) or the tile-level simulator (stalls by cause)")
     sim.add_argument("--timeline", metavar="FILE", help="write the op/layer timeline (.png picture or .csv); implies --engine sim")
@@ -137,7 +139,8 @@ def _simulate(args: argparse.Namespace) -> str:
         raise ConfigError(Problem(source="--timeline", path="", message="needs --engine sim (the analytic model has no timeline)"))
     res = simulate_ops(arch, ops, workload_name=name, engine=engine,
                        dataflow=Dataflow(args.dataflow) if args.dataflow else None,
-                       max_events=300 if len(ops) > 1 else 3000)
+                       max_events=300 if len(ops) > 1 else 3000,
+                       mappings=cli_schedule.load_mappings(args.mappings) if args.mappings else None)
     if args.timeline:
         _write_timeline(res, args.timeline)
     return {"table": report.to_table, "csv": report.to_csv, "json": report.to_json}[args.format](res)

@@ -178,3 +178,14 @@ def test_tune_mappers_agree_or_improve(capsys, tmp_path):
     assert seconds["exhaustive"] <= min(seconds["fixed-ws"], seconds["fixed-os"], seconds["heuristic"]) * (1 + 1e-9)
     assert seconds["auto"] <= min(seconds["fixed-ws"], seconds["fixed-os"]) * (1 + 1e-9)
     assert seconds["auto"] <= seconds["exhaustive"] * 1.02
+
+
+def test_simulate_uses_mappings_written_by_schedule(tmp_path, capsys):
+    maps = tmp_path / "maps.json"
+    assert main(["schedule", "--gemm", "64,48,80", "--searcher", "fixed-ws", "--no-cache", "-o", str(maps)]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--gemm", "64,48,80", "--mappings", str(maps), "--format", "json"]) == 0
+    op = json.loads(capsys.readouterr().out)["per_op"][0]
+    assert op["mapping"].startswith("ws ")  # the heuristic alone would pick the faster os here
+    assert main(["simulate", "--gemm", "64,48,80", "--format", "json"]) == 0
+    assert not json.loads(capsys.readouterr().out)["per_op"][0]["mapping"].startswith("ws ")
