@@ -13,6 +13,7 @@ from edgesim import cli_schedule, report, report_tune
 from edgesim.api import Engine, Op, SimulationResult, simulate_ops
 from edgesim.config import display_path, load_arch
 from edgesim.errors import ConfigError, Problem
+from edgesim.frontend import torch_cli
 from edgesim.frontend.export import edge_llm_trace, write_trace
 from edgesim.frontend.luc import UNMEASURED_CHOICES, load_sensitivity, luc_sparsity
 from edgesim.inference import InferenceSettings, run_inference
@@ -101,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_schedule.add_parser(sub)
 
-    tr = sub.add_parser("trace", help="make an Edge-LLM trace from measured layer-wise pruning sensitivities")
-    tr.add_argument("--from-mse", metavar="CSV", required=True, help="layer,pruning_ratio,sample,output_mse measurements")
+    tr = sub.add_parser("trace", help="make an Edge-LLM trace: from measured sensitivities (--from-mse) or by "
+                                      "measuring a PyTorch model (--measure; needs the 'frontend' extra)")
+    tr.add_argument("--from-mse", metavar="CSV", help="layer,pruning_ratio,sample,output_mse measurements")
     tr.add_argument("--model", default="llama7b")
     tr.add_argument("--target", type=float, default=0.5, help="mean sparsity (default 0.5)")
     tr.add_argument("--unmeasured", choices=list(UNMEASURED_CHOICES), default="refuse",
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--stride", type=int, default=8, help="layers per tuning window / exit spacing (default 8)")
     tr.add_argument("--seq", type=int, default=512)
     tr.add_argument("-o", "--output", metavar="FILE", required=True)
+    torch_cli.add_arguments(tr)  # --measure and its options; torch is imported only when measuring
     return parser
 
 
@@ -246,6 +249,13 @@ def _infer(args: argparse.Namespace) -> str:
 
 
 def _trace(args: argparse.Namespace) -> str:
+    if args.measure and args.from_mse:
+        raise ConfigError(Problem(source="edgesim trace", path="", message="give --from-mse CSV or --measure, not both"))
+    if args.measure:
+        return torch_cli.run(args)
+    if not args.from_mse:
+        raise ConfigError(Problem(source="edgesim trace", path="", message="give --from-mse CSV (measurements) or "
+                                  "--measure small|module|hf-llama (measure a PyTorch model)"))
     model = load_model(args.model)
     df = load_sensitivity(args.from_mse)
     luc = luc_sparsity(df, target=args.target, unmeasured=args.unmeasured, source=args.from_mse)

@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import REPO
 
-STUDIES = sorted(p for p in (REPO / "experiments").glob("*/run.py"))
+# studies with a dedicated quick-mode test elsewhere (01_frontend: tests/frontend/test_experiment_quick.py, with torch)
+COVERED_ELSEWHERE = {"01_frontend"}
+STUDIES = sorted(p for p in (REPO / "experiments").glob("*/run.py") if p.parent.name not in COVERED_ELSEWHERE)
 
 
 @pytest.mark.parametrize("script", STUDIES, ids=lambda p: p.parent.name)
