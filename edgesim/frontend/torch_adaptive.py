@@ -27,6 +27,7 @@ from tqdm import tqdm
 from edgesim.frontend.torch_data import Corpus
 from edgesim.frontend.torch_lora import LoraLinear, add_lora
 from edgesim.frontend.torch_model import SmallLlama, lm_loss
+from edgesim.frontend.torch_train import evaluate
 
 
 def exit_layers(num_layers: int, stride: int) -> list[int]:
@@ -132,14 +133,9 @@ class TuneResult:
     per_exit: tuple[tuple[int, float, float], ...] = ()  # (exit layer, loss, accuracy) for Edge-LLM
 
 
-@torch.no_grad()
 def evaluate_vanilla(model: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
-    loss = acc = 0.0
-    for x, y in batches:
-        logits = model(x)
-        loss += float(lm_loss(logits, y))
-        acc += float((logits.argmax(-1) == y).float().mean())
-    return loss / len(batches), acc / len(batches)
+    """Loss and accuracy at the final head (the model has no dropout or batch norm, so mode does not matter)."""
+    return evaluate(model, batches)
 
 
 @torch.no_grad()

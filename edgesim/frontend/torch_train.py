@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from edgesim.frontend.torch_data import Corpus
@@ -13,7 +15,7 @@ from edgesim.frontend.torch_model import SmallConfig, SmallLlama, lm_loss
 
 
 @torch.no_grad()
-def evaluate(model: SmallLlama, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
+def evaluate(model: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
     """Mean next-token loss and accuracy of the final head over fixed batches."""
     model.eval()
     loss = acc = 0.0
