@@ -277,6 +277,9 @@ class CpSatSearcher:
             solver.parameters.max_time_in_seconds = self.time_limit_s / len(space.dataflows)
             solver.parameters.num_workers = self.workers
             solver.parameters.random_seed = self.seed
+            # Presolve takes ~2.5 s on dense mapspaces (millions of points) before the first solution; without
+            # it the first solution comes in ~0.03 s and the optimum in ~0.6 s (measured on 512x1024x1024).
+            solver.parameters.cp_model_presolve = False
             cb = _Collector(decode)
             status = solver.solve(model, cb)
             self.last_status[str(df)] = solver.status_name(status)
