@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 
+from peer_io import run_cases_from_stdin
 from scalesim.scale_sim import scalesim
 
 _CONFIG = """\
@@ -120,16 +121,7 @@ def run_case(case):
 
 
 def main():
-    cases = json.load(sys.stdin)
-    if isinstance(cases, dict):
-        cases = [cases]
-    results = []
-    for case in cases:
-        try:
-            results.append(run_case(case))
-        except Exception as e:  # report and keep going
-            results.append({**case, "error": f"{type(e).__name__}: {e}"})
-    json.dump(results, sys.stdout, indent=1)
+    json.dump(run_cases_from_stdin(run_case), sys.stdout, indent=1)
     sys.stdout.write("\n")
 
 

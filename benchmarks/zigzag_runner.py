@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from peer_io import run_cases_from_stdin
+
 t0 = time.perf_counter()
 with contextlib.redirect_stdout(sys.stderr):
     import yaml
@@ -111,15 +113,7 @@ def neutral_mapping(cme):
 def main():
     import logging
     logging.disable(logging.WARNING)
-    cases = json.load(sys.stdin)
-    if isinstance(cases, dict):
-        cases = [cases]
-    out = []
-    for c in cases:
-        try:
-            out.append(run_case(c))
-        except Exception as e:  # report and keep going
-            out.append({**c, "error": f"{type(e).__name__}: {e}"})
+    out = run_cases_from_stdin(run_case)
     json.dump({"import_seconds": IMPORT_SECONDS, "results": out}, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
