@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's element-wise 
 
 import numpy as np  # noqa: E402
 
-from edgesim.config import load_arch  # noqa: E402
+from edgesim.config.hardware import load_arch  # noqa: E402
 from edgesim.cost import evaluate_one  # noqa: E402
 from edgesim.cost.model import evaluate  # noqa: E402
 from edgesim.mapping import Dataflow, Mapping, MappingSet  # noqa: E402

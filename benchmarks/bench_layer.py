@@ -12,17 +12,18 @@ import argparse
 import time
 from pathlib import Path
 
-from edgesim.api import Engine, OpResult, SimulationResult, _cached_mapping, _cached_simulation, run_op
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
 from edgesim.cost.model import GemmCost
-from edgesim.heuristic import heuristic_mapping
-from edgesim.layers import LayerSettings, decoder_layer_forward
+from edgesim.cost.vector import evaluate_vector
+from edgesim.evaluate import clear_caches, run_op
+from edgesim.llm.layers import LayerSettings, decoder_layer_forward
 from edgesim.mapping import Mapping
-from edgesim.models import load_model
 from edgesim.ops import Gemm
+from edgesim.report.timeline import plot
+from edgesim.results import Engine, OpResult, SimulationResult
+from edgesim.search.heuristic import heuristic_mapping
 from edgesim.sim.pipeline import simulate
-from edgesim.sim.timeline import plot
-from edgesim.vector import evaluate_vector
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,8 +53,7 @@ def main() -> int:
                 results.append(simulate(arch, op, mappings[op.name], max_events=300))
             else:
                 results.append(evaluate_vector(arch, op))
-        _cached_mapping.cache_clear()  # cold: no mapping found earlier in this process
-        _cached_simulation.cache_clear()
+        clear_caches()  # cold: no mapping found earlier in this process
         t2 = time.perf_counter()
         res = SimulationResult(arch=arch, workload_name="llama-7b layer", engine=Engine.SIM,
                                results=tuple(run_op(arch, op, Engine.SIM, max_events=300) for op in ops))

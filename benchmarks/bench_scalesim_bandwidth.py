@@ -36,13 +36,18 @@ from pathlib import Path
 import numpy as np
 
 from edgesim.arch import ArchSpec
-from edgesim.config import load_arch
+from edgesim.compat.scalesim_like import ScaleSimLike, scalesim_like
+from edgesim.config.hardware import load_arch
 from edgesim.errors import Infeasible
-from edgesim.heuristic import heuristic_mapping
 from edgesim.mapping import Dataflow
 from edgesim.ops import Gemm
+from edgesim.search.heuristic import heuristic_mapping
 from edgesim.sim.pipeline import SimResult, simulate
-from edgesim.sim.scalesim_like import ScaleSimLike, scalesim_like
+
+
+def array(rows: int, cols: int) -> ArchSpec:
+    """The default accelerator with a rows x cols PE array: the base of a SCALE-Sim-like configuration."""
+    return load_arch(None, [f"pe_array.rows={rows}", f"pe_array.cols={cols}"])
 
 HERE = Path(__file__).resolve().parent
 SCALESIM_PY = Path(os.environ.get("SCALESIM_VENV", "/work/scalesim-venv")) / "bin" / "python"
@@ -171,7 +176,7 @@ class Row:
 def like(case: Case, spill: bool | None = None) -> ScaleSimLike:
     i, f, o = case.sram_kb
     op = Gemm(name=case.label(), m=case.m, n=case.n, k=case.k)
-    return scalesim_like((case.rows, case.cols), op, case.dataflow, bandwidth=case.bw, ifmap_sram_kb=i,
+    return scalesim_like(array(case.rows, case.cols), op, case.dataflow, bandwidth=case.bw, ifmap_sram_kb=i,
                          filter_sram_kb=f, ofmap_sram_kb=o, spill_partial_sums=spill)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.errors import Infeasible
 from edgesim.mapping import DATAFLOWS
 from edgesim.mapspace import Imperfect, MapspaceOptions, build_mapspace

@@ -13,21 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgesim import api
-from edgesim.api import Engine
-from edgesim.cli import MAPPERS, make_mapper
-from edgesim.config import load_arch
-from edgesim.models import load_model
-from edgesim.trace import TRACE_DIR, load_trace
-from edgesim.tune import run_method
-from edgesim.tuning import Method, TuningSettings
-
-
-def _forget() -> None:
-    """Drop every in-process cache, as a new process would start."""
-    api._cached_mapping.cache_clear()
-    api._cached_simulation.cache_clear()
-    api._SEARCHED.clear()
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.traces import TRACE_DIR, load_trace
+from edgesim.evaluate import clear_caches
+from edgesim.llm.step import TuningSettings
+from edgesim.llm.tune import run_method
+from edgesim.methods import Method
+from edgesim.results import Engine
+from edgesim.search.factory import MAPPERS, make_mapper
 
 
 def main() -> int:
@@ -43,7 +37,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             times = []
             for _ in range(2):
-                _forget()
+                clear_caches()  # drop every in-process cache, as a new process would start
                 searcher = make_mapper(args.mapper, Path(tmp))
                 t0 = time.perf_counter()
                 r = run_method(arch, model, method, st, trace, Engine(args.engine), searcher)

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost import evaluate_one
 from edgesim.errors import Infeasible
 from edgesim.mapping import Mapping

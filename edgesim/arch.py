@@ -107,10 +107,6 @@ class ArchSpec:
         """Innermost first: registers, global buffer, DRAM."""
         return (self.registers, self.global_buffer, self.dram)
 
-    @property
-    def total_area_mm2(self) -> float:
-        return sum(a for _, a in self.area_mm2)
-
     def fingerprint(self) -> str:
         """A stable hash of every modelled number (not the source path), for caches and result rows."""
         d = asdict(self)

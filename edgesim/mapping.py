@@ -83,10 +83,6 @@ class MappingSet:
             double_buffer=np.array([m.double_buffer for m in mappings], dtype=bool),
         )
 
-    def take(self, idx: int | IntArray) -> MappingSet:
-        pick = np.atleast_1d(np.asarray(idx))
-        return MappingSet(self.dataflow[pick], self.tile_m[pick], self.tile_n[pick], self.tile_k[pick],
-                          self.order[pick], self.double_buffer[pick])
 
     def mapping(self, i: int) -> Mapping:
         return Mapping(dataflow=DATAFLOWS[int(self.dataflow[i])], tile_m=int(self.tile_m[i]),

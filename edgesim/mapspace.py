@@ -28,8 +28,8 @@ from enum import StrEnum
 import numpy as np
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.operands import operand_model
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow, IntArray, MappingSet
+from edgesim.operands import operand_model
 from edgesim.ops import Gemm
 
 

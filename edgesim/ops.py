@@ -1,4 +1,6 @@
-"""Operations: a GEMM (M×K)·(K×N) -> M×N, optionally batched, with operand precisions and weight sparsity.
+"""Operations, the work every stage passes along: a GEMM (M×K)·(K×N) -> M×N, optionally batched, with operand
+precisions and weight sparsity, and a vector op (softmax, norms, activations, element-wise ops, optimizer
+updates) on the vector unit. `Op` is either.
 
 Conventions: operand A (M×K) is the activation-like input, B (K×N) the weight-like operand
 (the only one that may be stored compressed), C (M×N) the output. `batch` counts independent
@@ -53,3 +55,40 @@ class Gemm:
         """Everything that determines the cost of this op (the name excluded)."""
         return (self.m, self.n, self.k, self.batch, self.a_bits, self.b_bits, self.c_bits,
                 self.weight_density, str(self.weight_format), self.nm)
+
+
+class VectorKind(StrEnum):
+    SOFTMAX = "softmax"
+    RMSNORM = "rmsnorm"
+    LAYERNORM = "layernorm"
+    SILU = "silu"
+    GELU = "gelu"
+    RELU = "relu"
+    ADD = "add"
+    MUL = "mul"
+    ROPE = "rope"
+    ADAM = "adam"
+    SGD = "sgd"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VectorOp:
+    name: str
+    kind: VectorKind
+    elements: int  # elements of one input tensor
+    bits: int = 16  # element width of inputs and outputs (optimizer state: the state's width)
+    backward: bool = False  # the op's backward: reads its inputs and the incoming gradient, twice the work
+
+    def __post_init__(self) -> None:
+        if self.elements < 1 or self.bits < 1:
+            raise ValueError(f"VectorOp {self.name!r}: elements and bits must be >= 1")
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+    def signature(self) -> tuple[object, ...]:
+        return (str(self.kind), self.elements, self.bits, self.backward)
+
+
+Op = Gemm | VectorOp

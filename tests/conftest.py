@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,9 +13,9 @@ import math
 import numpy as np
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.operands import operand_model
 from edgesim.cost.systolic import fold_overhead
 from edgesim.mapping import DATAFLOWS, Mapping
+from edgesim.operands import operand_model
 from edgesim.ops import Gemm
 
 

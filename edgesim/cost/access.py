@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.operands import OperandModel
 from edgesim.cost.tiling import TileGeometry, fold_count
 from edgesim.mapping import LOOP_ORDERS, MappingSet
+from edgesim.operands import OperandModel
 from edgesim.ops import Gemm
 
 FloatArray = npt.NDArray[np.float64]

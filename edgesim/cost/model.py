@@ -21,12 +21,12 @@ import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.access import LEVELS, count_accesses
-from edgesim.cost.operands import operand_model
 from edgesim.cost.scalar import evaluate_scalar
 from edgesim.cost.systolic import compute_cycles
 from edgesim.cost.tiling import tile_geometry
 from edgesim.errors import Infeasible
 from edgesim.mapping import Mapping, MappingSet
+from edgesim.operands import operand_model
 from edgesim.ops import Gemm
 
 FloatArray = npt.NDArray[np.float64]

@@ -11,9 +11,9 @@ import math
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.access import LEVELS, TENSORS, refetches
-from edgesim.cost.operands import OperandModel, operand_model
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping
+from edgesim.operands import OperandModel, operand_model
 from edgesim.ops import Gemm
 
 

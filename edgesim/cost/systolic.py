@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.operands import OperandModel
 from edgesim.cost.tiling import TileGeometry, fold_count
+from edgesim.operands import OperandModel
 from edgesim.ops import Gemm
 
 IntArray = npt.NDArray[np.int64]

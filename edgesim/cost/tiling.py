@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edgesim.cost.operands import OperandModel
 from edgesim.mapping import MappingSet
+from edgesim.operands import OperandModel
 from edgesim.ops import Gemm
 
 IntArray = npt.NDArray[np.int64]

@@ -1,2 +1,2 @@
-"""The frontend: Edge-LLM policies from measurements, and trace export. Only `edgesim.frontend.torch_*`
-modules need PyTorch (the `frontend` extra); the policy formulas here are plain numpy."""
+"""The frontend: Edge-LLM policies from measurements, and trace export. Only `edgesim.frontend.torch` needs PyTorch
+(the `frontend` extra); the policy formulas here are plain numpy."""

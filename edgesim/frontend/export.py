@@ -1,4 +1,4 @@
-"""Write an Edge-LLM trace (format v1, docs/trace-format.md) from a per-layer policy."""
+"""Make an Edge-LLM trace (format v1, docs/trace-format.md) from a per-layer policy, and write it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgesim.models import ModelShape
-from edgesim.trace import SCHEMA_VERSION
+from edgesim.config.models import load_model
+from edgesim.config.traces import SCHEMA_VERSION, parse_trace
+from edgesim.errors import ConfigError, Problem
+from edgesim.frontend.luc import LucResult, load_sensitivity, luc_sparsity
+from edgesim.llm.model import ModelShape
+from edgesim.llm.trace import Trace
 
 
 def edge_llm_trace(model: ModelShape, sparsity: list[float] | tuple[float, ...], *, low_bit_layers: tuple[int, ...] = (),
@@ -38,3 +42,20 @@ def edge_llm_trace(model: ModelShape, sparsity: list[float] | tuple[float, ...],
 
 def write_trace(trace: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(trace, indent=1) + "\n", encoding="utf-8")
+
+
+def luc_trace(model_name: str, mse_csv: str, *, target: float = 0.5, unmeasured: str = "refuse",
+              low_bit_layers: tuple[int, ...] = (), stride: int = 8, seq: int = 512,
+              source: str = "<trace>") -> tuple[dict[str, Any], Trace, LucResult]:
+    """Edge-LLM's LUC formula on measured sensitivities (layer,pruning_ratio,sample,output_mse) as a trace: the JSON
+    data, the trace it parses to (what is written must load; `source` names it in errors) and the policy."""
+    model = load_model(model_name)
+    luc = luc_sparsity(load_sensitivity(mse_csv), target=target, unmeasured=unmeasured, source=mse_csv)
+    if len(luc.sparsity) != model.layers:
+        raise ConfigError(Problem(source=mse_csv, path="layer",
+                                  message=f"{len(luc.sparsity)} layers measured but {model.name} has {model.layers}"))
+    prov = {"tool": "edgesim trace", "policy": "Edge-LLM LUC formula (DESIGN.md 2(a))", "data": Path(mse_csv).name,
+            "target_sparsity": target, "unmeasured_layers": ",".join(map(str, luc.unmeasured)) or "none",
+            "unmeasured_choice": luc.choice, "low_bit_layers": ",".join(map(str, low_bit_layers)) or "none"}
+    data = edge_llm_trace(model, luc.sparsity, low_bit_layers=low_bit_layers, stride=stride, seq=seq, provenance=prov)
+    return data, parse_trace(data, source, model), luc

@@ -1,7 +1,8 @@
 """Schedulers: searches over an op's mapspace for the fastest mapping (cycles, then energy in pJ).
 
-`base` defines the `Searcher` protocol and `SearchResult`; `exhaustive`, `random_search`, `fixed` and
-`cpsat` implement it; `cache` persists results on disk.
+`base` defines the `Searcher` protocol and `SearchResult`; `heuristic`, `fixed`, `exhaustive`, `random_search`,
+`cpsat` and `auto` implement it; `incumbent` keeps a search's running answer; `baselines` offers the mappings
+every searcher must beat; `cache` persists results on disk; `factory` builds searchers by name.
 """
 
 from edgesim.search.base import Searcher, SearchResult

@@ -1,19 +1,19 @@
 """The scheduler interface: `Searcher.best(arch, op)` returns the chosen mapping with its exact cost.
 
+Protocols and value types only; concrete searchers live in their own modules, and `factory` builds them by name.
+
 Units: cycles and pJ in the cost, seconds of wall time for the search itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from edgesim.arch import ArchSpec
-from edgesim.cost.model import CostArrays, GemmCost, evaluate_one
+from edgesim.cost.model import GemmCost
 from edgesim.errors import Infeasible
-from edgesim.mapping import Mapping, MappingSet
+from edgesim.mapping import Mapping
 from edgesim.ops import Gemm
 
 
@@ -36,83 +36,3 @@ class Searcher(Protocol):
 
     def best(self, arch: ArchSpec, op: Gemm) -> SearchResult | Infeasible:
         ...
-
-
-POOL_PER_OFFER = 256
-
-
-@dataclass(slots=True)
-class Incumbent:
-    """The answer of a search: among candidates within `tolerance` of the fewest cycles (and never slower
-    than `cap`, the best fixed-dataflow baseline offered), the one with the least energy.
-
-    With tolerance 0 this is fewest cycles, then least energy. A latency-only choice can trade 1% of
-    cycles for several times the DRAM traffic; a tolerance band (e.g. 0.02) lets energy decide between
-    near-equal schedules. Each offer keeps its own band's lowest-energy candidates (any candidate inside
-    the final band is inside its offer's band).
-    """
-
-    cycles: float = float("inf")  # the fewest cycles seen
-    energy: float = float("inf")  # the energy of that fastest candidate
-    mapping: Mapping | None = None  # the fastest candidate
-    rf_reason: str = ""
-    min_need_bytes: float = float("inf")
-    cap: float = float("inf")
-    tolerance: float = 0.0
-    pool: list[tuple[float, float, Mapping]] = field(default_factory=list)
-
-    def offer(self, maps: MappingSet, ca: CostArrays, *, baseline: bool = False) -> None:
-        if ca.rf_infeasible:
-            self.rf_reason = ca.rf_infeasible
-            return
-        if len(maps):
-            self.min_need_bytes = min(self.min_need_bytes, float(ca.glb_need_bytes.min()))
-        idx = np.flatnonzero(ca.feasible)
-        if idx.size == 0:
-            return
-        cyc, en = ca.total_cycles[idx], ca.energy_pj[idx]
-        i = int(idx[np.lexsort((en, cyc))[0]])
-        c, e = float(ca.total_cycles[i]), float(ca.energy_pj[i])
-        if (c, e) < (self.cycles, self.energy):
-            self.cycles, self.energy, self.mapping = c, e, maps.mapping(i)
-        if baseline:
-            self.cap = min(self.cap, float(cyc.min()))
-        band = idx[cyc <= cyc.min() * (1 + self.tolerance)]
-        keep = band[np.argsort(ca.energy_pj[band], kind="stable")[:POOL_PER_OFFER]]
-        self.pool += [(float(ca.total_cycles[j]), float(ca.energy_pj[j]), maps.mapping(int(j))) for j in keep]
-
-    def choice(self) -> Mapping | None:
-        if self.mapping is None:
-            return None
-        limit = min(self.cycles * (1 + self.tolerance), max(self.cap, self.cycles))
-        inside = [x for x in self.pool if x[0] <= limit]
-        return min(inside, key=lambda x: (x[1], x[0]))[2] if inside else self.mapping
-
-    def result(self, arch: ArchSpec, op: Gemm, searcher: str, seconds: float, candidates: int) -> SearchResult | Infeasible:
-        if self.mapping is None:
-            if self.rf_reason:
-                return Infeasible(self.rf_reason)
-            return Infeasible(f"{op.name}: no mapping fits: the smallest candidate tile needs {self.min_need_bytes:,.0f} B "
-                              f"but global_buffer holds {arch.global_buffer.capacity_bytes:,.0f} B")
-        chosen = self.choice()
-        assert chosen is not None
-        cost = evaluate_one(arch, op, chosen)
-        if isinstance(cost, Infeasible):  # the scalar and vector paths agree; this guards the invariant
-            return cost
-        return SearchResult(mapping=chosen, cost=cost, searcher=searcher, wall_seconds=seconds, candidates=candidates)
-
-
-def offer_baselines(inc: Incumbent, arch: ArchSpec, op: Gemm) -> None:
-    """Offer the fixed-dataflow baselines (they cap the answer's cycles) and the heuristic mapping."""
-    from edgesim.cost.model import evaluate
-    from edgesim.heuristic import heuristic_mapping
-    from edgesim.search.baselines import fixed_baselines
-
-    fixed = fixed_baselines(arch, op)
-    if fixed:
-        maps = MappingSet.of(fixed)
-        inc.offer(maps, evaluate(arch, op, maps), baseline=True)
-    h = heuristic_mapping(arch, op)
-    if isinstance(h, Mapping):
-        maps = MappingSet.of([h])
-        inc.offer(maps, evaluate(arch, op, maps))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from edgesim.arch import ArchSpec
-from edgesim.heuristic import heuristic_mapping
-from edgesim.mapping import DATAFLOWS, Mapping
+from edgesim.cost.model import evaluate
+from edgesim.mapping import DATAFLOWS, Mapping, MappingSet
 from edgesim.ops import Gemm
 from edgesim.search.fixed import fixed_mapping
+from edgesim.search.heuristic import heuristic_mapping
+from edgesim.search.incumbent import Incumbent
 
 
 def fixed_baselines(arch: ArchSpec, op: Gemm) -> list[Mapping]:
@@ -14,7 +16,13 @@ def fixed_baselines(arch: ArchSpec, op: Gemm) -> list[Mapping]:
     return [m for m in (fixed_mapping(arch, op, df) for df in DATAFLOWS) if isinstance(m, Mapping)]
 
 
-def baselines(arch: ArchSpec, op: Gemm) -> list[Mapping]:
-    """The fixed-dataflow baselines and the heuristic mapping, where they exist."""
+def offer_baselines(inc: Incumbent, arch: ArchSpec, op: Gemm) -> None:
+    """Offer the fixed-dataflow baselines (they cap the answer's cycles) and the heuristic mapping."""
+    fixed = fixed_baselines(arch, op)
+    if fixed:
+        maps = MappingSet.of(fixed)
+        inc.offer(maps, evaluate(arch, op, maps), baseline=True)
     h = heuristic_mapping(arch, op)
-    return fixed_baselines(arch, op) + ([h] if isinstance(h, Mapping) else [])
+    if isinstance(h, Mapping):
+        maps = MappingSet.of([h])
+        inc.offer(maps, evaluate(arch, op, maps))

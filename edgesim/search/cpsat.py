@@ -43,13 +43,15 @@ from ortools.sat.python import cp_model
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import evaluate
-from edgesim.cost.operands import OperandModel, operand_model
 from edgesim.errors import Infeasible
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow, Mapping, MappingSet
 from edgesim.mapspace import DimSpace, Mapspace, MapspaceOptions, build_mapspace
+from edgesim.operands import OperandModel, operand_model
 from edgesim.ops import Gemm
-from edgesim.search.base import Incumbent, SearchResult, offer_baselines
+from edgesim.search.base import SearchResult
+from edgesim.search.baselines import offer_baselines
 from edgesim.search.fixed import AXES
+from edgesim.search.incumbent import Incumbent
 
 SCALE = 1000
 BIG = 10**6

@@ -13,7 +13,9 @@ from edgesim.cost.model import evaluate
 from edgesim.errors import Infeasible
 from edgesim.mapspace import MapspaceOptions, build_mapspace
 from edgesim.ops import Gemm
-from edgesim.search.base import Incumbent, SearchResult, offer_baselines
+from edgesim.search.base import SearchResult
+from edgesim.search.baselines import offer_baselines
+from edgesim.search.incumbent import Incumbent
 
 
 class ExhaustiveSearcher:

@@ -19,7 +19,8 @@ from edgesim.cost.model import evaluate
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping, MappingSet
 from edgesim.ops import Gemm
-from edgesim.search.base import Incumbent, SearchResult
+from edgesim.search.base import SearchResult
+from edgesim.search.incumbent import Incumbent
 
 ORDER = {Dataflow.WS: "nkm", Dataflow.OS: "mnk", Dataflow.IS: "mkn"}
 # (temporal dim, row dim, column dim) per dataflow, SCALE-Sim's convention

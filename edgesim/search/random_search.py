@@ -11,7 +11,8 @@ from edgesim.cost.model import evaluate
 from edgesim.errors import Infeasible
 from edgesim.mapspace import MapspaceOptions, build_mapspace
 from edgesim.ops import Gemm
-from edgesim.search.base import Incumbent, SearchResult
+from edgesim.search.base import SearchResult
+from edgesim.search.incumbent import Incumbent
 
 
 class RandomSearcher:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Union
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.operands import OperandModel, operand_model
 from edgesim.mapping import Dataflow, Mapping
+from edgesim.operands import OperandModel, operand_model
 from edgesim.ops import Gemm
 
 TENSOR_DIMS = {"A": "mk", "B": "kn", "C": "mn"}

@@ -16,19 +16,20 @@ from pathlib import Path
 
 import torch
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.traces import parse_trace
 from edgesim.frontend.export import write_trace
-from edgesim.frontend.torch_adaptive import tune_edge_llm, tune_vanilla_lora
-from edgesim.frontend.torch_data import adaptation_corpus, pretrain_corpus
-from edgesim.frontend.torch_export import build_trace, measure
-from edgesim.frontend.torch_model import SmallConfig, SmallLlama, perplexity
-from edgesim.frontend.torch_policy import luc_policy, min_mse_policy, nm_formats
-from edgesim.frontend.torch_sensitivity import decoder_layers, magnitude_prune, modified_weights, nm_prune
-from edgesim.frontend.torch_train import evaluate, pretrained
-from edgesim.models import load_model
-from edgesim.trace import parse_trace
-from edgesim.tune import run_method
-from edgesim.tuning import Method, TuningSettings
+from edgesim.frontend.policy import luc_policy, min_mse_policy, nm_formats
+from edgesim.frontend.torch.adaptive import tune_edge_llm, tune_vanilla_lora
+from edgesim.frontend.torch.data import adaptation_corpus, pretrain_corpus
+from edgesim.frontend.torch.export import build_trace, measure
+from edgesim.frontend.torch.model import SmallConfig, SmallLlama, perplexity
+from edgesim.frontend.torch.sensitivity import decoder_layers, magnitude_prune, modified_weights, nm_prune
+from edgesim.frontend.torch.train import evaluate, pretrained
+from edgesim.llm.step import TuningSettings
+from edgesim.llm.tune import run_method
+from edgesim.methods import Method
 
 HERE = Path(__file__).resolve().parent
 STRIDE = 2
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = SmallConfig()
     pre, adapt = pretrain_corpus(), adaptation_corpus()
     model = pretrained(cfg, pre, work / "checkpoints" / f"pretrained_{mode}.pt", steps=st["pretrain"], progress=progress)
-    if mode == "full":  # the torch_cli default checkpoint
+    if mode == "full":  # the default checkpoint of `edgesim trace --measure small`
         (work / "checkpoints" / "pretrained.pt").write_bytes((work / "checkpoints" / "pretrained_full.pt").read_bytes())
     pre_val = pre.fixed_batches(st["eval"], 8, 128)
     adapt_val = adapt.fixed_batches(st["eval"], 8, 128)

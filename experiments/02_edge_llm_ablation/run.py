@@ -5,7 +5,8 @@ Rows (one tuning step each; ratios are to vanilla LoRA):
   + LUC only              the trace's per-layer sparsity and bits, still backward through every layer
   + adaptive tuning only  uncompressed base, Edge-LLM's windows and exits (forward to the exit, backward in the window)
   Edge-LLM (LUC + adaptive)
-Per-layer hardware scheduling is the third part; it joins this table when the scheduler lands (issue 6).
+Every row maps GEMMs with the heuristic grid. Per-layer hardware scheduling, the third part, is not a row yet
+(issue 12); experiments/03_scheduling_ablation measures the scheduler against fixed dataflows.
 
 Run:  python experiments/02_edge_llm_ablation/run.py [--quick] [--hw NAME]
 --quick uses the tiny test model and its trace (seconds); the full run uses LLaMA-7B and the default
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from edgesim.api import Engine
-from edgesim.config import load_arch
-from edgesim.trace import check_against, load_model_and_trace
-from edgesim.tune import cost_step
-from edgesim.tuning import LayerPolicy, Method, TuningSettings, expand_step
+from edgesim.config.hardware import load_arch
+from edgesim.config.traces import load_model_and_trace
+from edgesim.llm.step import TuningSettings, expand_step
+from edgesim.llm.trace import LayerPolicy, check_against
+from edgesim.llm.tune import cost_step
+from edgesim.methods import Method
+from edgesim.results import Engine
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -20,11 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from edgesim.cli import make_mapper
-from edgesim.config import load_arch
-from edgesim.trace import check_against, load_model_and_trace
-from edgesim.tune import MethodResult, run_method
-from edgesim.tuning import Method, TuningSettings
+from edgesim.config.hardware import load_arch
+from edgesim.config.traces import load_model_and_trace
+from edgesim.llm.step import TuningSettings
+from edgesim.llm.trace import check_against
+from edgesim.llm.tune import run_method
+from edgesim.methods import Method
+from edgesim.results import MethodResult
+from edgesim.search.factory import make_mapper
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -17,7 +17,7 @@ TINY_SHAPE = {"hidden": 64, "intermediate": 172, "layers": 4, "heads": 4, "kv_he
 @pytest.fixture()
 def tiny_model() -> Any:
     torch = pytest.importorskip("torch")
-    from edgesim.frontend.torch_model import SmallConfig, SmallLlama
+    from edgesim.frontend.torch.model import SmallConfig, SmallLlama
 
     torch.manual_seed(0)
     model = SmallLlama(SmallConfig(**TINY_SHAPE))  # type: ignore[arg-type]

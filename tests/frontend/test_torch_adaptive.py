@@ -8,15 +8,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgesim.frontend.torch_adaptive import (  # noqa: E402
+from edgesim.frontend.torch.adaptive import (  # noqa: E402
     ExitModel,
     exit_layers,
     saved_activation_meter,
     vote,
     windows,
 )
-from edgesim.frontend.torch_lora import LoraLinear, add_lora  # noqa: E402
-from edgesim.frontend.torch_model import lm_loss  # noqa: E402
+from edgesim.frontend.torch.lora import LoraLinear, add_lora  # noqa: E402
+from edgesim.frontend.torch.model import lm_loss  # noqa: E402
 
 
 def _batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

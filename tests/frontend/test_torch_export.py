@@ -11,15 +11,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgesim.config import load_arch  # noqa: E402
-from edgesim.frontend import torch_cli  # noqa: E402
-from edgesim.frontend.torch_export import build_trace, measure, random_batches  # noqa: E402
-from edgesim.frontend.torch_model import SmallConfig  # noqa: E402
-from edgesim.frontend.torch_train import save_checkpoint  # noqa: E402
-from edgesim.models import load_model  # noqa: E402
-from edgesim.trace import load_trace, parse_trace  # noqa: E402
-from edgesim.tune import run_method  # noqa: E402
-from edgesim.tuning import Method, TuningSettings  # noqa: E402
+from edgesim.cli import measure as torch_cli  # noqa: E402
+from edgesim.cli.main import main  # noqa: E402
+from edgesim.config.hardware import load_arch  # noqa: E402
+from edgesim.config.models import load_model  # noqa: E402
+from edgesim.config.traces import load_trace, parse_trace  # noqa: E402
+from edgesim.frontend.torch.export import build_trace, measure, random_batches  # noqa: E402
+from edgesim.frontend.torch.model import SmallConfig  # noqa: E402
+from edgesim.frontend.torch.train import save_checkpoint  # noqa: E402
+from edgesim.llm.step import TuningSettings  # noqa: E402
+from edgesim.llm.tune import run_method  # noqa: E402
+from edgesim.methods import Method  # noqa: E402
 
 from .test_torch_sensitivity import UserModel  # noqa: E402
 
@@ -77,7 +79,7 @@ def test_small_model_yaml_matches_the_default_config():
 
 def test_hf_llama_from_config_if_transformers_is_installed():
     pytest.importorskip("transformers")
-    from edgesim.frontend.torch_export import hf_llama_from_config
+    from edgesim.frontend.torch.export import hf_llama_from_config
 
     model = hf_llama_from_config(TINY)
     m = measure(model, random_batches(256, 1, 1, 16), run=lambda mod, b: mod(input_ids=b, use_cache=False), progress=False)
@@ -86,16 +88,16 @@ def test_hf_llama_from_config_if_transformers_is_installed():
 
 
 def test_edgesim_does_not_import_torch_at_import_time():
-    code = "import sys, edgesim.cli, edgesim.frontend, edgesim.frontend.torch_cli; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, edgesim.cli, edgesim.frontend, edgesim.cli.measure; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_cli_measures_a_user_module_from_a_factory(tmp_path, capsys):
     out = tmp_path / "user.json"
-    rc = torch_cli.main(["--measure", "module", "--factory", "tests.frontend.test_torch_sensitivity:UserModel", "--model", "tiny",
-                         "--policy", "min-mse", "--quick", "--no-progress", "-o", str(out)])
+    rc = main(["trace", "--measure", "module", "--factory", "tests.frontend.test_torch_sensitivity:UserModel", "--model", "tiny",
+              "--stride", "2", "--policy", "min-mse", "--quick", "--no-progress", "-o", str(out)])
     assert rc == 0 and "policy min-mse" in capsys.readouterr().out
     t = load_trace(out, TINY)
     assert t.provenance["measured"] == "module" and len(t.policies) == 4
-    with pytest.raises(SystemExit):
-        torch_cli.main(["--measure", "module", "--factory", "no_such_module:f", "--model", "tiny"])
+    assert main(["trace", "--measure", "module", "--factory", "no_such_module:f", "--model", "tiny", "-o", str(out)]) == 2
+    assert "--factory" in capsys.readouterr().err

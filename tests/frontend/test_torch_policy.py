@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgesim.frontend.torch_policy import (  # noqa: E402
+from edgesim.frontend.policy import (  # noqa: E402
     cap_and_redistribute,
     low_bit_layers,
     luc_policy,

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from edgesim.frontend.luc import luc_sparsity  # noqa: E402
-from edgesim.frontend.torch_sensitivity import (  # noqa: E402
+from edgesim.frontend.torch.sensitivity import (  # noqa: E402
     capture,
     decoder_layers,
     fake_quant,

@@ -6,9 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgesim.frontend.torch_data import adaptation_corpus, decode, encode, pretrain_corpus  # noqa: E402
-from edgesim.frontend.torch_model import SmallConfig  # noqa: E402
-from edgesim.frontend.torch_train import evaluate, load_checkpoint, pretrain, pretrained  # noqa: E402
+from edgesim.frontend.torch.data import adaptation_corpus, decode, encode, pretrain_corpus  # noqa: E402
+from edgesim.frontend.torch.model import SmallConfig  # noqa: E402
+from edgesim.frontend.torch.train import evaluate, load_checkpoint, pretrain, pretrained  # noqa: E402
 
 CFG = SmallConfig(hidden=32, intermediate=88, layers=2, heads=2, kv_heads=1, max_seq=64)
 
@@ -25,7 +25,7 @@ def test_training_lowers_the_loss_and_checkpoints_round_trip(tmp_path):
     corpus = adaptation_corpus()
     val = corpus.fixed_batches(2, 4, 64)
     torch.manual_seed(0)
-    from edgesim.frontend.torch_model import SmallLlama
+    from edgesim.frontend.torch.model import SmallLlama
 
     before = evaluate(SmallLlama(CFG), val)[0]
     model = pretrained(CFG, corpus, tmp_path / "c.pt", steps=40, progress=False, batch=8, seq=64)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost import GemmCost, evaluate_one
 from edgesim.mapping import Dataflow, Mapping
 from edgesim.ops import Gemm

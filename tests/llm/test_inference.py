@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from edgesim.config import load_arch
-from edgesim.inference import InferenceSettings, pass_ops, run_inference
-from edgesim.models import load_model
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.traces import load_trace
+from edgesim.llm.inference import InferenceSettings, pass_ops, run_inference
+from edgesim.llm.trace import LayerPolicy
 from edgesim.ops import Gemm
-from edgesim.trace import load_trace
-from edgesim.tuning import LayerPolicy
 from tests.conftest import REPO
 
 ARCH = load_arch()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from edgesim.config import load_arch
-from edgesim.memory import check_order, op_graph, peak_memory
-from edgesim.models import load_model
-from edgesim.tuning import EdgeLlmPhase, LayerPolicy, Method, Phase, StepNode, TuningSettings, TuningStep, expand_step
-from edgesim.vector import VectorKind, VectorOp
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.llm.memory import check_order, op_graph, peak_memory
+from edgesim.llm.step import StepNode, TuningSettings, TuningStep, expand_step
+from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy
+from edgesim.methods import Method, Phase
+from edgesim.ops import VectorKind, VectorOp
 
 ARCH = load_arch()
 TINY = load_model("tiny")  # hidden 64, intermediate 172, 4 layers, 4 heads, 2 kv heads (kv dim 32), vocab 256

@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.traces import TRACE_DIR, load_trace, parse_trace
 from edgesim.errors import ConfigError
 from edgesim.frontend.export import edge_llm_trace
-from edgesim.models import load_model
+from edgesim.llm.trace import check_against
 from edgesim.ops import WeightFormat
-from edgesim.trace import TRACE_DIR, check_against, load_trace, parse_trace
 
 TINY = load_model("tiny")
 GOOD = edge_llm_trace(TINY, [0.5, 0.4, 0.3, 0.0], low_bit_layers=(3,), stride=2)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost import evaluate_one
 from edgesim.cost.access import LEVELS, TENSORS
 from edgesim.cost.model import evaluate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow
 from edgesim.ops import Gemm

@@ -1,4 +1,4 @@
-"""`edgesim schedule` through cli_schedule.run on parsed arguments."""
+"""`edgesim schedule` through edgesim.cli.schedule.run on parsed arguments, and the mappings file it writes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from edgesim import cli_schedule
 from edgesim.api import simulate_gemms
-from edgesim.config import load_arch
+from edgesim.cli import schedule as cli_schedule
+from edgesim.config.hardware import load_arch
+from edgesim.config.mappings import load_mappings
 from edgesim.errors import ConfigError, Infeasible
 from edgesim.ops import Gemm
-from edgesim.report import to_json
+from edgesim.report.simulation import to_json
 from edgesim.search.cache import signature_key
 from edgesim.search.exhaustive import ExhaustiveSearcher
 
@@ -41,7 +42,7 @@ def test_gemm_json_totals_and_mappings_file(tmp_path):
     assert data["total_cycles"] <= sim["total_cycles"]
     row = data["per_op"][0]
     assert row["total_cycles"] <= min(row[f"fixed_{d}_cycles"] for d in ("os", "ws", "is"))
-    maps = cli_schedule.load_mappings(out)
+    maps = load_mappings(out)
     assert maps["gemm_40x24x64"] == maps[signature_key(op)] == ex.mapping
 
 
@@ -73,9 +74,9 @@ def test_errors_are_config_errors(argv):
 
 def test_load_mappings_rejects_bad_files(write):
     with pytest.raises(ConfigError, match="not valid JSON"):
-        cli_schedule.load_mappings(write("a.json", "{"))
+        load_mappings(write("a.json", "{"))
     with pytest.raises(ConfigError, match="mappings"):
-        cli_schedule.load_mappings(write("b.json", json.dumps({"version": 1})))
+        load_mappings(write("b.json", json.dumps({"version": 1})))
     bad = {"version": 1, "mappings": [{"name": "x", "signature": "s", "mapping": {"dataflow": "os", "tile_m": 0}}]}
     with pytest.raises(ConfigError, match=r"mappings\[0\]"):
-        cli_schedule.load_mappings(write("c.json", json.dumps(bad)))
+        load_mappings(write("c.json", json.dumps(bad)))

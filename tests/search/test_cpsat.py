@@ -6,15 +6,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost.model import evaluate_one
 from edgesim.errors import Infeasible
-from edgesim.heuristic import heuristic_mapping
 from edgesim.mapping import DATAFLOWS
 from edgesim.ops import Gemm, WeightFormat
 from edgesim.search.cpsat import CpSatSearcher
 from edgesim.search.exhaustive import ExhaustiveSearcher
 from edgesim.search.fixed import fixed_mapping
+from edgesim.search.heuristic import heuristic_mapping
 
 TINY = [
     Gemm(name="square", m=32, n=32, k=32),

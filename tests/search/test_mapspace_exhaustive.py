@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost.model import GemmCost, evaluate_one
 from edgesim.errors import Infeasible
 from edgesim.mapping import LOOP_ORDERS, Dataflow, Mapping

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost import evaluate_one
 from edgesim.cost.model import evaluate
 from edgesim.mapspace import build_mapspace

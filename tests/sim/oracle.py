@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.operands import operand_model
 from edgesim.mapping import Dataflow, Mapping
+from edgesim.operands import operand_model
 from edgesim.ops import Gemm
 from edgesim.sim.tiles import loop_levels, tile_attributes
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost import GemmCost, evaluate_one
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Mapping
 from edgesim.ops import Gemm, WeightFormat

@@ -6,11 +6,16 @@ import math
 
 import pytest
 
-from edgesim.arch import PrecisionMode
-from edgesim.config import load_arch
+from edgesim.arch import ArchSpec, PrecisionMode
+from edgesim.compat.scalesim_like import active_half_words, scalesim_like
+from edgesim.config.hardware import load_arch
 from edgesim.mapping import Dataflow, Mapping
 from edgesim.ops import Gemm
-from edgesim.sim.scalesim_like import active_half_words, scalesim_like
+
+
+def array(rows: int, cols: int) -> ArchSpec:
+    """The default accelerator with a rows x cols PE array: the base of a SCALE-Sim-like configuration."""
+    return load_arch(None, [f"pe_array.rows={rows}", f"pe_array.cols={cols}"])
 
 SRAM_1KB = {"ifmap_sram_kb": 1, "filter_sram_kb": 1, "ofmap_sram_kb": 1}
 
@@ -41,7 +46,7 @@ def test_active_half():
 ])
 def test_streamed_operands_get_scalesims_fold_tiles_and_order(df, expected):
     # A = 64x40 = 2560 words and B = 40x48 = 1920 words exceed the 512-word active halves of 1 kB SRAMs
-    cfg = scalesim_like((16, 8), Gemm(name="g", m=64, n=48, k=40), df, bandwidth=2, **SRAM_1KB)
+    cfg = scalesim_like(array(16, 8), Gemm(name="g", m=64, n=48, k=40), df, bandwidth=2, **SRAM_1KB)
     assert not cfg.resident and not cfg.spills
     assert cfg.mapping == expected
 
@@ -53,7 +58,7 @@ def test_streamed_operands_get_scalesims_fold_tiles_and_order(df, expected):
 ])
 def test_resident_operand_is_loaded_once_and_partial_sums_spill(df, expected):
     # 8 kB SRAMs: 4096-word active halves hold all of A (2560 words) and all of B (1920 words)
-    cfg = scalesim_like((16, 8), Gemm(name="g", m=64, n=48, k=40), df, bandwidth=2,
+    cfg = scalesim_like(array(16, 8), Gemm(name="g", m=64, n=48, k=40), df, bandwidth=2,
                         ifmap_sram_kb=8, filter_sram_kb=8, ofmap_sram_kb=1)
     assert cfg.resident
     assert cfg.spills == (df != "os")
@@ -62,9 +67,9 @@ def test_resident_operand_is_loaded_once_and_partial_sums_spill(df, expected):
 
 def test_spill_override():
     op = Gemm(name="g", m=64, n=48, k=40)
-    forced = scalesim_like((16, 8), op, "ws", bandwidth=2, spill_partial_sums=True, **SRAM_1KB)
+    forced = scalesim_like(array(16, 8), op, "ws", bandwidth=2, spill_partial_sums=True, **SRAM_1KB)
     assert forced.spills and forced.mapping.dram_order == "mkn"
-    kept = scalesim_like((16, 8), op, "ws", bandwidth=2, spill_partial_sums=False, ifmap_sram_kb=8,
+    kept = scalesim_like(array(16, 8), op, "ws", bandwidth=2, spill_partial_sums=False, ifmap_sram_kb=8,
                          filter_sram_kb=8, ofmap_sram_kb=1)
     assert not kept.spills and kept.mapping.dram_order == "mnk"
 
@@ -72,7 +77,7 @@ def test_spill_override():
 def test_ws_partial_sum_spills_by_hand():
     # 4x4 array, ws, M=4 N=8 K=8: 2 K folds x 2 N folds of (4x4 A, 4x4 B, 4x4 C); A (32 words) fits the
     # 512-word ifmap half, so K folds are outermost: tiles (k0,n0) (k0,n1) (k1,n0) (k1,n1).
-    cfg = scalesim_like((4, 4), Gemm(name="g", m=4, n=8, k=8), "ws", bandwidth=1, **SRAM_1KB)
+    cfg = scalesim_like(array(4, 4), Gemm(name="g", m=4, n=8, k=8), "ws", bandwidth=1, **SRAM_1KB)
     assert cfg.spills
     # A: once per K fold, 2 x 16. B: every tile, 4 x 16. C: every tile writes 16 (2 partial, 2 final):
     # 64 words, SCALE-Sim's ceil(K/R)*M*N; edgesim also reads the 2 partial tiles back: 32 more.
@@ -91,7 +96,7 @@ def test_ws_partial_sum_spills_by_hand():
 def test_channels_work_in_parallel_by_hand():
     # One os tile 4x4x8 at 1 B/cycle: A (32 B) and B (32 B) on their own channels, ready at 32 + 1;
     # compute R+C-2+K = 14 cycles; C (16 B) written after: 33 + 14 + 16 = 63 (a shared channel: 95).
-    cfg = scalesim_like((4, 4), Gemm(name="g", m=4, n=4, k=8), "os", bandwidth=1, **SRAM_1KB)
+    cfg = scalesim_like(array(4, 4), Gemm(name="g", m=4, n=4, k=8), "os", bandwidth=1, **SRAM_1KB)
     r = cfg.simulate()
     assert r.total_cycles == 63
     assert r.stall_cycles == {"dram_bandwidth": 48, "dram_latency": 1, "buffer_port": 0}
@@ -106,7 +111,7 @@ def test_compute_is_scalesims_fold_sum(df, sram_kb):
     folds = {"os": -(-M // R) * -(-N // C) * (R + C - 2 + K),
              "ws": -(-K // R) * -(-N // C) * (2 * R + C - 2 + M),
              "is": -(-K // R) * -(-M // C) * (2 * R + C - 2 + N)}
-    cfg = scalesim_like((R, C), Gemm(name="g", m=M, n=N, k=K), df, bandwidth=2, ifmap_sram_kb=sram_kb,
+    cfg = scalesim_like(array(R, C), Gemm(name="g", m=M, n=N, k=K), df, bandwidth=2, ifmap_sram_kb=sram_kb,
                         filter_sram_kb=sram_kb, ofmap_sram_kb=1)
     assert cfg.resident == (sram_kb == 64)
     assert cfg.simulate(max_events=0).compute_cycles == folds[df]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgesim.arch import PrecisionMode, SparsityMode
-from edgesim.config import HW_CONFIG_DIR, load_arch
+from edgesim.config.hardware import HW_CONFIG_DIR, load_arch
 from edgesim.errors import ConfigError
 from tests.conftest import REPO
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgesim.config import arch_from_dict
+from edgesim.config.hardware import arch_from_dict
 from edgesim.cost import GemmCost, evaluate_one
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
 from edgesim.cost import GemmCost, evaluate_one
-from edgesim.cost.operands import operand_model
 from edgesim.mapping import Dataflow, Mapping
+from edgesim.operands import operand_model
 from edgesim.ops import Gemm, WeightFormat
 from tests.unit.test_cost_hand import tiny_arch
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from edgesim.config import load_arch
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.cost.vector import evaluate_vector
 from edgesim.errors import ConfigError
-from edgesim.layers import LayerSettings, decoder_layer_forward
-from edgesim.models import load_model
-from edgesim.ops import Gemm
-from edgesim.vector import VectorKind, VectorOp, evaluate_vector
+from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.ops import Gemm, VectorKind, VectorOp
 
 
 def test_vector_op_compute_bound_by_hand():

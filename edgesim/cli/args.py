@@ -1,0 +1,41 @@
+"""Argument types and groups every subcommand shares: hardware selection, checked numbers, report format and output.
+
+A bad value is a `ConfigError` naming the flag, the value and what was expected (exit status 2 from `main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from edgesim.errors import ConfigError, Problem
+from edgesim.results import Engine
+
+
+def bad(flag: str, message: str) -> ConfigError:
+    return ConfigError(Problem(source=flag, path="", message=message))
+
+
+def require_positive(flag: str, value: int | float) -> None:
+    if value < 1:
+        raise bad(flag, f"expected a positive integer, got {value}")
+
+
+def add_hw_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hw", metavar="FILE", help="hardware YAML, or a name in hw_configs/ (default: edge_npu_16x16)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a hardware field, e.g. --set pe_array.rows=8 (repeatable)")
+
+
+def add_engine_arg(p: argparse.ArgumentParser, default: str | None = "analytic", help_: str | None = None) -> None:
+    p.add_argument("--engine", choices=[e.value for e in Engine], default=default,
+                   help=help_ or "analytic cost model (default) or the tile-level simulator (stalls by cause)")
+
+
+def add_output_args(p: argparse.ArgumentParser, formats: tuple[str, ...] = ("table", "csv", "json")) -> None:
+    p.add_argument("--format", choices=list(formats), default="table")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+
+
+def split_list(flag: str, text: str) -> list[str]:
+    """A comma-separated list; empty items are dropped."""
+    return [x.strip() for x in text.split(",") if x.strip()]

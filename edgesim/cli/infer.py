@@ -1,0 +1,47 @@
+"""`edgesim infer`: prefill and per-token decode with a tuned model, vanilla LoRA beside Edge-LLM's voting exits."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edgesim import api
+from edgesim.cli.args import add_engine_arg, add_hw_args, bad, require_positive, split_list
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.traces import default_trace_path, load_trace
+from edgesim.llm.inference import InferenceSettings
+from edgesim.llm.trace import Trace
+from edgesim.report import inference
+from edgesim.results import Engine
+
+
+def add_parser(sub: Any) -> None:
+    inf = sub.add_parser("infer", help="cost inference with a tuned model: prefill, per-token decode, voting exits")
+    add_hw_args(inf)
+    inf.add_argument("--model", default="llama7b")
+    inf.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (default workloads/traces/<model>_edge_llm.json)")
+    inf.add_argument("--compare", default="lora,edge-llm", metavar="M1,M2", help="lora and/or edge-llm (default both)")
+    inf.add_argument("--prompt", type=int, default=512, help="prompt tokens (default 512)")
+    inf.add_argument("--generate", type=int, default=128, help="generated tokens (default 128)")
+    inf.add_argument("--base-bits", type=int, default=16)
+    add_engine_arg(inf)
+    inf.add_argument("--format", choices=["table", "json"], default="table")
+    inf.add_argument("-o", "--output", metavar="FILE")
+
+
+def run(args: argparse.Namespace) -> str:
+    arch = load_arch(args.hw, args.overrides)
+    model = load_model(args.model)
+    methods = split_list("--compare", args.compare)
+    if not methods or any(m not in ("lora", "edge-llm") for m in methods):
+        raise bad("--compare", f"expected lora and/or edge-llm, got {args.compare!r}")
+    for flag, v in (("--prompt", args.prompt), ("--generate", args.generate), ("--base-bits", args.base_bits)):
+        require_positive(flag, v)
+    st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=args.base_bits)
+    traces: list[Trace | None] = [load_trace(args.trace or str(default_trace_path(args.model)), model)
+                                  if m == "edge-llm" else None for m in methods]
+    results = api.infer(arch, model, st, traces, engine=Engine(args.engine))
+    if args.format == "json":
+        return inference.to_json(arch, model, st, results)
+    return inference.to_table(arch, model, st, results)

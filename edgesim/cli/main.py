@@ -1,0 +1,57 @@
+"""The `edgesim` command: build the parser from each subcommand's module, dispatch, print or write the report.
+
+`main(argv) -> int` is the only place that sets up logging and turns a `ConfigError` into exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from edgesim.cli import infer, schedule, simulate, trace, tune
+from edgesim.errors import ConfigError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "simulate": simulate.run, "tune": tune.run, "infer": infer.run, "schedule": schedule.run, "trace": trace.run}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgesim", description="Dataflow simulator for edge LLM-adaptation accelerators.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command")
+    for module in (simulate, tune, infer, schedule, trace):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        # the main job: an Edge-LLM tuning step of LLaMA-7B on the default accelerator, vanilla LoRA beside it
+        argv = ["tune", "--compare", "lora,edge-llm"]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if args.command not in COMMANDS:
+        parser.print_help()
+        return 2
+    try:
+        text = COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"edgesim: error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "trace":  # the trace itself went to -o; this is its summary
+        print(text)
+        return 0
+    if getattr(args, "output", None):
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+        return 0
+    try:
+        print(text)
+    except BrokenPipeError:  # e.g. `edgesim tune | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+    return 0

@@ -1,0 +1,89 @@
+"""`edgesim schedule`: search each GEMM's mapping and report it beside the fixed-dataflow baselines.
+
+`-o FILE` writes the chosen mappings (`edgesim.config.mappings`), which `edgesim simulate --mappings` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from edgesim import api
+from edgesim.cli.args import add_hw_args, bad, require_positive
+from edgesim.config.hardware import load_arch
+from edgesim.config.mappings import write_mappings
+from edgesim.config.models import load_model
+from edgesim.config.workloads import load_gemm_workload, parse_gemm_arg
+from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.ops import Gemm
+from edgesim.report import schedule
+from edgesim.search.base import Searcher, SearchResult
+from edgesim.search.cache import DEFAULT_CACHE_DIR, CachedSearcher, ScheduleCache
+from edgesim.search.factory import SEARCHERS, make_searcher
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "schedule", help="search each GEMM's loop order, tiling and dataflow (CP-SAT, exhaustive, ...) against fixed baselines")
+    add_hw_args(p)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--gemm", metavar="M,N,K", help="a single (MxK)·(KxN) GEMM")
+    src.add_argument("--workload", metavar="FILE", help="a GEMM list (.yaml or .csv)")
+    src.add_argument("--layer", metavar="MODEL", help="the GEMMs of one decoder layer's forward pass (e.g. llama7b)")
+    p.add_argument("--seq", type=int, default=512, help="sequence length for --layer (default 512)")
+    p.add_argument("--searcher", choices=SEARCHERS, default="cpsat")
+    p.add_argument("--time-limit", type=float, default=3.0, help="CP-SAT seconds per op, split over dataflows (default 3)")
+    p.add_argument("--workers", type=int, default=4, help="CP-SAT worker threads (default 4)")
+    p.add_argument("--budget", type=int, default=2000, help="random search: mappings drawn per op (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random search / CP-SAT seed (default 0)")
+    p.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
+                   help=f"schedule cache directory (default {DEFAULT_CACHE_DIR})")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    # dest is not "output": edgesim.cli.main writes the report to args.output when that is set
+    p.add_argument("-o", "--mappings-out", dest="mappings_out", metavar="FILE",
+                   help="write the chosen mappings as JSON (for edgesim simulate --mappings)")
+    return p
+
+
+def _searcher(args: argparse.Namespace) -> Searcher:
+    if args.time_limit <= 0:
+        raise bad("--time-limit", f"expected a positive number of seconds, got {args.time_limit}")
+    require_positive("--workers", args.workers)
+    require_positive("--budget", args.budget)
+    inner = make_searcher(args.searcher, time_limit_s=args.time_limit, workers=args.workers, budget=args.budget,
+                          seed=args.seed)
+    return inner if args.no_cache else CachedSearcher(inner, ScheduleCache(Path(args.cache_dir).expanduser()))
+
+
+def _workload(args: argparse.Namespace) -> tuple[list[Gemm], str]:
+    if args.gemm:
+        op = parse_gemm_arg(args.gemm)
+        return [op], op.name
+    if args.workload:
+        wl = load_gemm_workload(args.workload)
+        return list(wl.ops), wl.name
+    if args.layer:
+        require_positive("--seq", args.seq)
+        model = load_model(args.layer)
+        ops = [op for op in decoder_layer_forward(model, LayerSettings(seq=args.seq)) if isinstance(op, Gemm)]
+        return ops, f"{model.name} decoder layer forward GEMMs (seq {args.seq})"
+    raise bad("edgesim schedule", "give one of --gemm M,N,K, --workload FILE or --layer MODEL")
+
+
+def run(args: argparse.Namespace) -> str:
+    arch = load_arch(args.hw, args.overrides)
+    ops, name = _workload(args)
+    searcher = _searcher(args)
+    schedules = api.schedule(arch, ops, searcher)
+    rows = schedule.op_rows(schedules)
+    head = schedule.totals(arch, name, searcher, rows)
+    if args.mappings_out:
+        write_mappings(args.mappings_out, arch, searcher.name,
+                       [(s.op, s.result.mapping) for s in schedules if isinstance(s.result, SearchResult)])
+    if args.format == "json":
+        return schedule.to_json(head, rows)
+    if args.format == "csv":
+        return schedule.to_csv(rows)
+    return schedule.to_table(head, rows)

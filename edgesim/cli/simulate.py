@@ -1,0 +1,82 @@
+"""`edgesim simulate`: map every op of a workload (a GEMM list, one GEMM or one decoder layer) and report it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgesim.api import simulate_ops
+from edgesim.cli.args import add_engine_arg, add_hw_args, add_output_args, bad, require_positive
+from edgesim.config.builtin import DEFAULT_WORKLOAD
+from edgesim.config.hardware import load_arch
+from edgesim.config.mappings import load_mappings
+from edgesim.config.models import load_model
+from edgesim.config.workloads import load_gemm_workload, parse_gemm_arg
+from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.mapping import Dataflow
+from edgesim.ops import Op
+from edgesim.report import simulation, timeline
+from edgesim.results import Engine, SimulationResult
+
+
+def add_parser(sub: Any) -> None:
+    sim = sub.add_parser("simulate", help="run a GEMM workload on an accelerator and report cycles, energy, traffic")
+    add_hw_args(sim)
+    src = sim.add_mutually_exclusive_group()
+    src.add_argument("--workload", metavar="FILE", help="GEMM list (.yaml or .csv); default: a LLaMA-7B LUC layer")
+    src.add_argument("--gemm", metavar="M,N,K", help="a single (MxK)·(KxN) GEMM")
+    src.add_argument("--layer", metavar="MODEL", help="one decoder layer's forward ops of a model in workloads/models/ "
+                                                      "(e.g. llama7b) or a model YAML")
+    sim.add_argument("--seq", type=int, default=512, help="sequence length for --layer (default 512)")
+    sim.add_argument("--batch", type=int, default=1, help="batch for --layer (default 1)")
+    sim.add_argument("--lora-rank", type=int, default=0, help="LoRA rank on q_proj and v_proj for --layer (default 0)")
+    sim.add_argument("--dataflow", choices=[d.value for d in Dataflow], help="fix the dataflow (default: best of all)")
+    sim.add_argument("--mappings", metavar="FILE", help="use the mappings `edgesim schedule -o FILE` wrote (by op name or "
+                                                        "signature); ops not in it get the heuristic mapping")
+    add_engine_arg(sim, default=None)
+    sim.add_argument("--timeline", metavar="FILE", help="write the op/layer timeline (.png picture or .csv); implies --engine sim")
+    add_output_args(sim)
+
+
+def _workload(args: argparse.Namespace) -> tuple[list[Op], str]:
+    if args.gemm:
+        op = parse_gemm_arg(args.gemm)
+        return [op], op.name
+    if args.layer:
+        require_positive("--seq", args.seq)
+        require_positive("--batch", args.batch)
+        if args.lora_rank < 0:
+            raise bad("--lora-rank", f"expected >= 0, got {args.lora_rank}")
+        model = load_model(args.layer)
+        st = LayerSettings(seq=args.seq, batch=args.batch, lora_rank=args.lora_rank)
+        return decoder_layer_forward(model, st), f"{model.name} decoder layer forward (seq {args.seq}, batch {args.batch})"
+    wl = load_gemm_workload(args.workload or DEFAULT_WORKLOAD)
+    return list(wl.ops), wl.name
+
+
+def run(args: argparse.Namespace) -> str:
+    arch = load_arch(args.hw, args.overrides)
+    ops, name = _workload(args)
+    engine = Engine(args.engine) if args.engine else (Engine.SIM if args.timeline else Engine.ANALYTIC)
+    if args.timeline and engine != Engine.SIM:
+        raise bad("--timeline", "needs --engine sim (the analytic model has no timeline)")
+    res = simulate_ops(arch, ops, workload_name=name, engine=engine,
+                       dataflow=Dataflow(args.dataflow) if args.dataflow else None,
+                       max_events=300 if len(ops) > 1 else 3000,
+                       mappings=load_mappings(args.mappings) if args.mappings else None)
+    if args.timeline:
+        _write_timeline(res, args.timeline)
+    return {"table": simulation.to_table, "csv": simulation.to_csv, "json": simulation.to_json}[args.format](res)
+
+
+def _write_timeline(res: SimulationResult, path: str) -> None:
+    if path.lower().endswith(".csv"):
+        rows, _ = timeline.timeline_rows(res)
+        Path(path).write_text(timeline.to_csv(rows), encoding="utf-8")
+    elif path.lower().endswith(".png"):
+        timeline.plot(res, path)
+    else:
+        raise bad(f"--timeline {path}", "expected a file name ending in .png or .csv")
+    print(f"wrote {path}", file=sys.stderr)

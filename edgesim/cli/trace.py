@@ -1,0 +1,46 @@
+"""`edgesim trace`: make an Edge-LLM trace from measured sensitivities (--from-mse) or by measuring a PyTorch model
+(--measure, in `edgesim.cli.measure`; torch is imported only then)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edgesim.cli import measure
+from edgesim.cli.args import bad
+from edgesim.frontend.export import luc_trace, write_trace
+from edgesim.frontend.luc import UNMEASURED_CHOICES
+
+
+def add_parser(sub: Any) -> None:
+    tr = sub.add_parser("trace", help="make an Edge-LLM trace: from measured sensitivities (--from-mse) or by "
+                                      "measuring a PyTorch model (--measure; needs the 'frontend' extra)")
+    tr.add_argument("--from-mse", metavar="CSV", help="layer,pruning_ratio,sample,output_mse measurements")
+    tr.add_argument("--model", default="llama7b")
+    tr.add_argument("--target", type=float, default=0.5, help="mean sparsity (default 0.5)")
+    tr.add_argument("--unmeasured", choices=list(UNMEASURED_CHOICES), default="refuse",
+                    help="what to do with layers whose measurements are all zero (default: refuse)")
+    tr.add_argument("--low-bit-layers", default="", metavar="I,J,...", help="layers at 4 bits (others 8)")
+    tr.add_argument("--stride", type=int, default=8, help="layers per tuning window / exit spacing (default 8)")
+    tr.add_argument("--seq", type=int, default=512)
+    tr.add_argument("-o", "--output", metavar="FILE", required=True)
+    measure.add_arguments(tr)
+
+
+def run(args: argparse.Namespace) -> str:
+    if args.measure and args.from_mse:
+        raise bad("edgesim trace", "give --from-mse CSV or --measure, not both")
+    if args.measure:
+        return measure.run(args)
+    if not args.from_mse:
+        raise bad("edgesim trace", "give --from-mse CSV (measurements) or --measure small|module|hf-llama (measure a PyTorch model)")
+    try:
+        low = tuple(int(x) for x in args.low_bit_layers.split(",") if x.strip())
+    except ValueError:
+        raise bad("--low-bit-layers", f"expected comma-separated layer indices, got {args.low_bit_layers!r}") from None
+    data, trace, luc = luc_trace(args.model, args.from_mse, target=args.target, unmeasured=args.unmeasured,
+                                 low_bit_layers=low, stride=args.stride, seq=args.seq, source=args.output)
+    write_trace(data, args.output)
+    return (f"wrote {args.output}: {trace.model}, {len(trace.policies)} layers, mean sparsity "
+            f"{sum(luc.sparsity) / len(luc.sparsity):.3f}, unmeasured layers: {data['provenance']['unmeasured_layers']} "
+            f"({luc.choice}), {len(trace.phases)} phases")

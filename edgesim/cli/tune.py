@@ -1,0 +1,82 @@
+"""`edgesim tune` (and plain `edgesim`): one tuning step per method, time, energy, traffic and peak memory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from edgesim import api
+from edgesim.cli.args import add_engine_arg, add_hw_args, add_output_args, bad, require_positive, split_list
+from edgesim.config.builtin import display_path
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.traces import default_trace_path, load_trace
+from edgesim.llm.step import TuningSettings
+from edgesim.methods import Method
+from edgesim.report import tuning
+from edgesim.results import Engine
+from edgesim.search.cache import DEFAULT_CACHE_DIR
+from edgesim.search.factory import MAPPERS, make_mapper
+
+
+def add_parser(sub: Any) -> None:
+    tune = sub.add_parser("tune", help="cost one tuning step of an LLM per method: time, energy, peak memory")
+    add_hw_args(tune)
+    tune.add_argument("--model", default="llama7b", help="a model in workloads/models/ or a model YAML (default llama7b)")
+    tune.add_argument("--method", choices=[m.value for m in Method], default="edge-llm")
+    tune.add_argument("--compare", metavar="M1,M2,...", help="several methods side by side, e.g. full,lora,qlora,partial,edge-llm")
+    tune.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (JSON, docs/trace-format.md); "
+                                                      "default workloads/traces/<model>_edge_llm.json")
+    tune.add_argument("--seq", type=int, help="sequence length (default: the trace's, else 512)")
+    tune.add_argument("--batch", type=int, help="batch (default: the trace's, else 1)")
+    tune.add_argument("--lora-rank", type=int, default=8)
+    tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
+    tune.add_argument("--base-bits", type=int, default=16, help="weight/activation bits of the vanilla methods (default 16)")
+    add_engine_arg(tune)
+    tune.add_argument("--mapper", choices=MAPPERS, default="auto",
+                      help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 2M points, "
+                           "else CP-SAT; or a named searcher), or heuristic (the coarse grid)")
+    tune.add_argument("--latency-tolerance", type=float, default=0.02, metavar="FRACTION",
+                      help="scheduler: among mappings within this fraction of the fastest (and never slower than the "
+                           "best fixed dataflow), take the least energy (default 0.02; 0 = fastest only)")
+    tune.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
+                      help=f"schedule cache (default {DEFAULT_CACHE_DIR})")
+    tune.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
+    tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
+    add_output_args(tune)
+
+
+def run(args: argparse.Namespace) -> str:
+    arch = load_arch(args.hw, args.overrides)
+    model = load_model(args.model)
+    names = [args.method] if not args.compare else split_list("--compare", args.compare)
+    wrong = [m for m in names if m not in {x.value for x in Method}]
+    if wrong:
+        raise bad("--compare", f"unknown method(s) {', '.join(wrong)}; expected some of {', '.join(m.value for m in Method)}")
+    methods = [Method(m) for m in names]
+    trace = None
+    trace_desc = "none (no edge-llm)"
+    if Method.EDGE_LLM in methods:
+        path = args.trace or str(default_trace_path(args.model))
+        trace = load_trace(path, model)
+        trace_desc = f"{display_path(Path(path))} ({trace.provenance.get('policy', 'no provenance')}; unmeasured layers: " \
+                     f"{trace.provenance.get('unmeasured_layers', '?')}, {trace.provenance.get('unmeasured_choice', '?')})"
+    seq = args.seq or (trace.sequence_length if trace else 512)
+    batch = args.batch or (trace.batch if trace else 1)
+    for flag, v in (("--seq", seq), ("--batch", batch), ("--base-bits", args.base_bits)):
+        require_positive(flag, v)
+    if not 0 <= args.latency_tolerance < 1:
+        raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
+    st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, partial_layers=args.partial_layers,
+                        base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
+    engine = Engine(args.engine)
+    searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
+    results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher)
+    header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
+              "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper}
+    if args.format == "json":
+        return tuning.to_json(arch, header, results)
+    if args.format == "csv":
+        return tuning.to_csv(arch, results)
+    return tuning.to_table(arch, header, results, per_layer=args.per_layer)

@@ -1,0 +1,1 @@
+"""Peer-compatible modes: configurations that make edgesim model what a peer simulator models (SCALE-Sim)."""

@@ -1,0 +1,213 @@
+"""Hardware YAML -> validated `ArchSpec`. The only module that touches raw hardware dicts.
+
+Every key carries its unit (`capacity_kib`, `bandwidth_gb_per_s`, `latency_ns`, `clock_mhz`,
+`*_pj_per_byte`). `--set PATH=VALUE` overrides are applied to the raw tree before validation,
+so an override is checked exactly like a line in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgesim.arch import (
+    ArchSpec,
+    MacUnit,
+    MetadataFormat,
+    PEArray,
+    PrecisionMode,
+    SparsityMode,
+    SparsitySupport,
+    StorageLevel,
+    VectorUnit,
+    dram_level,
+)
+from edgesim.config import schema as s
+from edgesim.config.builtin import HW_CONFIG_DIR, display_path, resolve
+from edgesim.config.yaml_source import LineDict, load_yaml
+from edgesim.errors import ConfigError, Problem
+from edgesim.units import GIB, KIB
+
+DEFAULT_HW = "edge_npu_16x16"
+
+_ENERGY = "a non-negative number (pJ per byte)"
+
+HW_SCHEMA: s.Schema = {
+    "name": s.Field(s.string(), "a non-empty string"),
+    "description": s.Field(s.string(), "a string", required=False, default=""),
+    "clock_mhz": s.Field(s.positive_float(), "a positive number (MHz)"),
+    "pe_array": s.Section({
+        "rows": s.Field(s.positive_int(), "a positive integer"),
+        "cols": s.Field(s.positive_int(), "a positive integer"),
+    }),
+    "mac": s.Section({
+        "native_bits": s.Field(s.positive_int(), "a positive integer (bits)"),
+        "precision_mode": s.Field(s.one_of(*PrecisionMode), f"one of {', '.join(PrecisionMode)}"),
+        "min_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=None),
+        "accumulator_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=32),
+        "serial_bits_per_cycle": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=1),
+        "energy_pj_per_mac": s.Field(s.bits_table(), "a mapping {bits: pJ per MAC}, e.g. {8: 0.2, 4: 0.06}"),
+    }),
+    "sparsity": s.Section({
+        "mode": s.Field(s.one_of(*SparsityMode), f"one of {', '.join(SparsityMode)}", required=False, default="none"),
+        "metadata_format": s.Field(s.one_of(*MetadataFormat), f"one of {', '.join(MetadataFormat)}",
+                                   required=False, default="bitmap"),
+        "efficiency": s.Field(s.fraction(), "a number in (0, 1]", required=False, default=1.0),
+        "nm_patterns": s.Field(s.nm_patterns(), "a list of 'N:M' strings with 0 < N < M, e.g. ['2:4']",
+                               required=False, default=()),
+    }, required=False),
+    "vector_unit": s.Section({
+        "lanes": s.Field(s.positive_int(), "a positive integer"),
+        "ops_per_lane_per_cycle": s.Field(s.positive_float(), "a positive number"),
+        "energy_pj_per_op": s.Field(s.nonneg_float(), "a non-negative number (pJ)"),
+    }),
+    "registers": s.Section({
+        "capacity_bytes_per_pe": s.Field(s.positive_int(), "a positive integer (bytes)"),
+        "bandwidth_bytes_per_cycle_per_pe": s.Field(s.positive_float(), "a positive number (bytes/cycle)"),
+        "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+        "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+    }),
+    "global_buffer": s.Section({
+        "capacity_kib": s.Field(s.positive_float(), "a positive number (KiB)"),
+        "bandwidth_bytes_per_cycle": s.Field(s.positive_float(), "a positive number (bytes/cycle)"),
+        "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+        "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+    }),
+    "dram": s.Section({
+        "capacity_gib": s.Field(s.positive_float(), "a positive number (GiB)"),
+        "bandwidth_gb_per_s": s.Field(s.positive_float(), "a positive number (GB/s)"),
+        "latency_ns": s.Field(s.nonneg_float(), "a non-negative number (ns)"),
+        "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+        "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+    }),
+    "area_mm2": s.Section({
+        key: s.Field(s.nonneg_float(), "a non-negative number (mm^2)", required=False, default=0.0)
+        for key in ("pe_array", "registers", "global_buffer", "vector_unit", "other")
+    }, required=False),
+}
+
+
+def resolve_hw_path(name_or_path: str | None) -> Path:
+    """A path to a YAML file, or the name of a file in hw_configs/ (with or without .yaml)."""
+    return resolve(name_or_path or DEFAULT_HW, HW_CONFIG_DIR, "hardware config")
+
+
+def load_arch(name_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ArchSpec:
+    """Load, override (`path=value` strings) and validate an accelerator; raise ConfigError listing all problems."""
+    path = resolve_hw_path(name_or_path)
+    source = display_path(path)
+    raw = load_yaml(path)
+    raw, problems = apply_overrides(raw, overrides)
+    try:
+        arch = arch_from_dict(raw, source=source)
+    except ConfigError as exc:
+        problems += [_blame_override(p, overrides) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems)
+    return arch
+
+
+def _blame_override(problem: Problem, overrides: list[str] | tuple[str, ...]) -> Problem:
+    """A problem in a field set with --set points at the override, not at the file's line."""
+    for item in overrides:
+        dotted = item.split("=", 1)[0].strip()
+        if problem.path == dotted or problem.path.startswith(dotted + ".") or dotted.startswith(problem.path + "."):
+            return Problem(source=f"--set {item}", path=problem.path, message=problem.message)
+    return problem
+
+
+def apply_overrides(raw: Any, overrides: list[str] | tuple[str, ...],
+                    schema: s.Schema = HW_SCHEMA) -> tuple[Any, list[Problem]]:
+    """Set dotted `path=value` pairs in the raw tree; return it with the problems of unknown paths."""
+    if not overrides:
+        return raw, []
+    problems: list[Problem] = []
+    tree = raw if isinstance(raw, dict) else LineDict()
+    for item in overrides:
+        if "=" not in item:
+            problems.append(Problem(source=f"--set {item}", path="", message="expected PATH=VALUE, e.g. pe_array.rows=8"))
+            continue
+        dotted, text = item.split("=", 1)
+        dotted = dotted.strip()
+        spec, why = s.lookup(schema, dotted)
+        if spec is None:
+            problems.append(Problem(source=f"--set {item}", path=dotted, message=why))
+            continue
+        if isinstance(spec, s.Section):
+            problems.append(Problem(source=f"--set {item}", path=dotted, message="is a section; set one of its fields"))
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        node = tree
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = LineDict()
+            node = node[part]
+        node[parts[-1]] = value
+    return tree, problems
+
+
+def arch_from_dict(raw: Any, *, source: str = "<dict>") -> ArchSpec:
+    problems: list[Problem] = []
+    v = s.validate(raw, HW_SCHEMA, source=source, problems=problems)
+    if not problems:
+        _cross_check(v, raw, source, problems)
+    if problems:
+        raise ConfigError(problems)
+    return _build(v, source)
+
+
+def _cross_check(v: dict[str, Any], raw: Any, source: str, problems: list[Problem]) -> None:
+    def line(*keys: str) -> int | None:
+        node = raw
+        for k in keys[:-1]:
+            node = node.get(k, {}) if isinstance(node, dict) else {}
+        return node.lines.get(keys[-1]) if isinstance(node, LineDict) else None
+
+    mac = v["mac"]
+    widths = [b for b, _ in mac["energy_pj_per_mac"]]
+    if max(widths) < mac["native_bits"]:
+        problems.append(Problem(source=source, path="mac.energy_pj_per_mac", line=line("mac", "energy_pj_per_mac"),
+                                message=f"needs an entry for the native width {mac['native_bits']} bits; has {widths}"))
+    if mac["min_bits"] is not None and mac["min_bits"] > mac["native_bits"]:
+        problems.append(Problem(source=source, path="mac.min_bits", line=line("mac", "min_bits"),
+                                message=f"expected at most native_bits ({mac['native_bits']}), got {mac['min_bits']}"))
+    sp = v["sparsity"]
+    if sp["mode"] == SparsityMode.NM and not sp["nm_patterns"]:
+        problems.append(Problem(source=source, path="sparsity.nm_patterns", line=line("sparsity", "mode"),
+                                message="mode 'nm' needs at least one pattern, e.g. nm_patterns: ['2:4']"))
+
+
+def _build(v: dict[str, Any], source: str) -> ArchSpec:
+    clock = v["clock_mhz"]
+    mac, sp, vu, rf, glb, dram = (v[k] for k in ("mac", "sparsity", "vector_unit", "registers", "global_buffer", "dram"))
+    pe = PEArray(rows=v["pe_array"]["rows"], cols=v["pe_array"]["cols"])
+    min_bits = mac["min_bits"] if mac["min_bits"] is not None else mac["native_bits"]
+    return ArchSpec(
+        name=v["name"], clock_mhz=clock, pe_array=pe, source=source,
+        mac=MacUnit(native_bits=mac["native_bits"], precision_mode=PrecisionMode(mac["precision_mode"]),
+                    min_bits=min_bits, accumulator_bits=mac["accumulator_bits"],
+                    serial_bits_per_cycle=mac["serial_bits_per_cycle"], energy_pj_per_mac=mac["energy_pj_per_mac"]),
+        sparsity=SparsitySupport(mode=SparsityMode(sp["mode"]), metadata_format=MetadataFormat(sp["metadata_format"]),
+                                 efficiency=sp["efficiency"], nm_patterns=sp["nm_patterns"]),
+        vector_unit=VectorUnit(lanes=vu["lanes"], ops_per_lane_per_cycle=vu["ops_per_lane_per_cycle"],
+                               energy_pj_per_op=vu["energy_pj_per_op"]),
+        registers=StorageLevel(name="registers", capacity_bytes=rf["capacity_bytes_per_pe"], instances=pe.pes,
+                               bandwidth_bytes_per_cycle=rf["bandwidth_bytes_per_cycle_per_pe"],
+                               read_energy_pj_per_byte=rf["read_energy_pj_per_byte"],
+                               write_energy_pj_per_byte=rf["write_energy_pj_per_byte"]),
+        global_buffer=StorageLevel(name="global_buffer", capacity_bytes=glb["capacity_kib"] * KIB, instances=1,
+                                   bandwidth_bytes_per_cycle=glb["bandwidth_bytes_per_cycle"],
+                                   read_energy_pj_per_byte=glb["read_energy_pj_per_byte"],
+                                   write_energy_pj_per_byte=glb["write_energy_pj_per_byte"]),
+        dram=dram_level(capacity_bytes=dram["capacity_gib"] * GIB, bandwidth_gb_per_s=dram["bandwidth_gb_per_s"],
+                        latency_ns=dram["latency_ns"], clock_mhz=clock,
+                        read_energy_pj_per_byte=dram["read_energy_pj_per_byte"],
+                        write_energy_pj_per_byte=dram["write_energy_pj_per_byte"]),
+        area_mm2=tuple((k, a) for k, a in v["area_mm2"].items()),
+    )

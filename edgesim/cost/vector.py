@@ -1,0 +1,93 @@
+"""The cost of a vector op (`edgesim.ops.VectorOp`: softmax, norms, activations, element-wise ops, optimizer
+updates) on the vector unit.
+
+A vector op streams its operands from DRAM through the global buffer to the vector unit and its
+result back (nothing is fused with the producing GEMM, a conservative default). Cost per op:
+- work: elements × ops per element; vector-unit cycles = ceil(work / (lanes × ops per lane per cycle));
+- traffic: every input read once and every output written once, at their bit-widths, through DRAM and
+  the global buffer; DRAM cycles = bytes / bandwidth;
+- double-buffered streaming: total = DRAM latency + max(vector cycles, DRAM cycles, buffer cycles);
+- energy: work × pJ/op + bytes × (DRAM + buffer read/write pJ/B).
+
+Ops per element count one per add, mul, max, compare or divide and `EXP_OPS` for an exponential
+(a LUT plus polynomial on typical NPU vector units). They are this model's assumptions, listed in
+`OPS_PER_ELEMENT` so a user can read and change them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgesim.arch import ArchSpec
+from edgesim.ops import VectorKind, VectorOp
+from edgesim.units import bits_to_bytes
+
+EXP_OPS = 4
+
+
+# ops per element; (inputs, outputs) streamed per element (tensors of the element's shape)
+OPS_PER_ELEMENT: dict[VectorKind, float] = {
+    VectorKind.SOFTMAX: 1 + 1 + EXP_OPS + 1 + 1,  # row max, subtract, exp, row sum, scale by 1/sum
+    VectorKind.RMSNORM: 1 + 1 + 1 + 1,  # square, sum, scale by rsqrt, gain
+    VectorKind.LAYERNORM: 1 + 1 + 1 + 1 + 1 + 1 + 1,  # mean, centre, square, sum, scale, gain, bias
+    VectorKind.SILU: EXP_OPS + 1 + 1 + 1,  # x / (1 + exp(-x))
+    VectorKind.GELU: 3 + 1 + EXP_OPS + 2 + 1,  # tanh approximation
+    VectorKind.RELU: 1,
+    VectorKind.ADD: 1,
+    VectorKind.MUL: 1,
+    VectorKind.ROPE: 3,  # x·cos + rotate(x)·sin
+    VectorKind.ADAM: 12,  # two moment updates, bias correction, sqrt, divide, step
+    VectorKind.SGD: 2,
+}
+STREAMS: dict[VectorKind, tuple[int, int]] = {
+    VectorKind.SOFTMAX: (1, 1), VectorKind.RMSNORM: (1, 1), VectorKind.LAYERNORM: (1, 1),
+    VectorKind.SILU: (1, 1), VectorKind.GELU: (1, 1), VectorKind.RELU: (1, 1), VectorKind.ADD: (2, 1), VectorKind.MUL: (2, 1),
+    VectorKind.ROPE: (1, 1),
+    VectorKind.ADAM: (4, 3),  # reads param, grad, m, v; writes param, m, v
+    VectorKind.SGD: (2, 1),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VectorCost:
+    op: VectorOp
+    vector_cycles: float
+    dram_cycles: float
+    glb_cycles: float
+    total_cycles: float
+    dram_bytes: float
+    energy_pj: float
+    level_energy_pj: dict[str, float]
+    op_energy_pj: float
+    utilization: float  # vector-unit busy fraction
+
+    @property
+    def compute_cycles(self) -> float:
+        return self.vector_cycles
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+
+def evaluate_vector(arch: ArchSpec, op: VectorOp) -> VectorCost:
+    vu, glb, dram = arch.vector_unit, arch.global_buffer, arch.dram
+    work = op.elements * OPS_PER_ELEMENT[op.kind] * (2 if op.backward else 1)
+    vector_cycles = float(math.ceil(work / (vu.lanes * vu.ops_per_lane_per_cycle)))
+    n_in, n_out = STREAMS[op.kind]
+    if op.backward:
+        n_in += 1  # the incoming gradient
+    in_bytes = n_in * op.elements * bits_to_bytes(op.bits)
+    out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
+    dram_bytes = in_bytes + out_bytes
+    dram_cycles = dram_bytes / dram.bandwidth_bytes_per_cycle
+    glb_cycles = 2 * dram_bytes / glb.bandwidth_bytes_per_cycle  # every byte written then read once
+    total = dram.latency_cycles + max(vector_cycles, dram_cycles, glb_cycles)
+    level = {"registers": 0.0,
+             "global_buffer": dram_bytes * (glb.read_energy_pj_per_byte + glb.write_energy_pj_per_byte),
+             "dram": in_bytes * dram.read_energy_pj_per_byte + out_bytes * dram.write_energy_pj_per_byte}
+    op_pj = work * vu.energy_pj_per_op
+    return VectorCost(op=op, vector_cycles=vector_cycles, dram_cycles=dram_cycles, glb_cycles=glb_cycles,
+                      total_cycles=total, dram_bytes=dram_bytes, energy_pj=sum(level.values()) + op_pj,
+                      level_energy_pj=level, op_energy_pj=op_pj, utilization=vector_cycles / total)

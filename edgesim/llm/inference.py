@@ -1,0 +1,121 @@
+"""Inference with a tuned model: prefill of a prompt, then per-token decode, with Edge-LLM's voting.
+
+Vanilla (a LoRA-tuned model): adapters merged into the base weights, one LM head at the last layer.
+Edge-LLM: the base weights stay compressed (merging would undo the sparsity and the low bit-widths),
+so every adapted projection also runs its LoRA A/B stream; every exit in the trace runs its own head
+(final norm, LM head, softmax over the vocabulary) and the exits vote: element-wise max of their
+probabilities, renormalised (DESIGN.md 2(b)). Those heads and the adapter stream are the real extra
+cost of voting, and they are counted.
+
+Decode at context c (tokens already in the KV cache): each projection is a (1×K)·(K×N) product, the
+attention reads the cache (scores (1×d)·(d×c) and context (1×c)·(c×d) per head) and appends one K and
+one V row per layer. Memory: weights (with sparsity metadata), the KV cache of the whole context
+(2 × layers × context × kv dim at the KV width) and the heads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgesim.arch import ArchSpec
+from edgesim.evaluate import run_op
+from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.llm.model import ModelShape
+from edgesim.llm.trace import LayerPolicy, Trace
+from edgesim.operands import operand_model
+from edgesim.ops import Gemm, Op, VectorKind, VectorOp
+from edgesim.results import Engine, InferenceResult
+from edgesim.units import bits_to_bytes, cycles_to_seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InferenceSettings:
+    prompt: int = 512
+    generate: int = 128
+    base_bits: int = 16
+    vector_bits: int = 16
+    lora_rank: int = 8
+
+
+def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str) -> list[Op]:
+    """One layer's forward for `tokens` new tokens attending to `ctx` positions."""
+    st = LayerSettings(seq=tokens, batch=1, w_bits=pol.w_bits, a_bits=pol.a_bits, kv_bits=pol.kv_bits, vector_bits=vb,
+                       weight_density=pol.weight_density, weight_format=pol.weight_format, nm=pol.nm, lora_rank=lora)
+    ops = decoder_layer_forward(model, st, prefix)
+    if ctx == tokens:
+        return ops
+    heads, d = model.heads, model.head_dim
+    out: list[Op] = []
+    for op in ops:  # decode: attention against the cache instead of the (tokens x tokens) square
+        if isinstance(op, Gemm) and op.name.endswith("attn_scores"):
+            op = Gemm(name=op.name, m=tokens, n=ctx, k=d, batch=heads, a_bits=op.a_bits, b_bits=op.b_bits, c_bits=op.c_bits)
+        elif isinstance(op, Gemm) and op.name.endswith("attn_context"):
+            op = Gemm(name=op.name, m=tokens, n=d, k=ctx, batch=heads, a_bits=op.a_bits, b_bits=op.b_bits, c_bits=op.c_bits)
+        elif isinstance(op, VectorOp) and op.name.endswith("softmax"):
+            op = VectorOp(name=op.name, kind=op.kind, elements=heads * tokens * ctx, bits=op.bits)
+        out.append(op)
+    return out
+
+
+def _heads(model: ModelShape, exits: tuple[int, ...], tokens: int, head_bits: int, vb: int) -> list[Op]:
+    norm = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
+    ops: list[Op] = []
+    for e in exits:
+        ops += [VectorOp(name=f"exit{e}.norm", kind=norm, elements=tokens * model.hidden, bits=vb),
+                Gemm(name=f"exit{e}.logits", m=tokens, n=model.vocab, k=model.hidden, a_bits=vb, b_bits=head_bits, c_bits=vb),
+                VectorOp(name=f"exit{e}.softmax", kind=VectorKind.SOFTMAX, elements=tokens * model.vocab, bits=vb)]
+    if len(exits) > 1:  # vote: element-wise max over exits, then renormalise
+        ops += [VectorOp(name="vote.max", kind=VectorKind.ADD, elements=(len(exits) - 1) * tokens * model.vocab, bits=vb),
+                VectorOp(name="vote.renorm", kind=VectorKind.MUL, elements=tokens * model.vocab, bits=vb)]
+    return ops
+
+
+def pass_ops(model: ModelShape, policies: list[LayerPolicy], lora: int, exits: tuple[int, ...], tokens: int, ctx: int,
+             head_bits: int, vb: int) -> list[Op]:
+    ops: list[Op] = []
+    for layer in range(model.layers):
+        ops += _layer_ops(model, policies[layer], tokens, ctx, lora, vb, f"L{layer}.")
+    return ops + _heads(model, exits, 1, head_bits, vb)  # logits only for the position being generated
+
+
+def _run(arch: ArchSpec, ops: list[Op], engine: Engine) -> tuple[float, float]:
+    cycles = energy = 0.0
+    for op in ops:
+        r = run_op(arch, op, engine, max_events=0)
+        if r.feasible:
+            cycles += r.total_cycles
+            energy += r.cost.energy_pj  # type: ignore[union-attr]
+    return cycles, energy
+
+
+def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trace: Trace | None,
+                  engine: Engine = Engine.ANALYTIC, samples: int = 4) -> InferenceResult:
+    """Prefill once; decode cost sampled at `samples` evenly spaced contexts and averaged (it is linear in context)."""
+    exits: tuple[int, ...]
+    if trace is None:
+        pol = LayerPolicy(w_bits=st.base_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
+        policies, lora, exits, label = [pol] * model.layers, 0, (model.layers - 1,), "lora (merged, one exit)"
+    else:
+        policies, lora = list(trace.policies), st.lora_rank
+        exits, label = trace.exit_layers, f"edge-llm (adapter stream, {len(trace.exit_layers)} voting exits)"
+    head_bits = min(st.base_bits, max(p.w_bits for p in policies))
+    pre_c, pre_e = _run(arch, pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits, st.vector_bits), engine)
+    dec_c = dec_e = 0.0
+    points = [st.prompt + round((i + 0.5) * st.generate / samples) for i in range(samples)]
+    for ctx in points:
+        c, e = _run(arch, pass_ops(model, policies, lora, exits, 1, ctx, head_bits, st.vector_bits), engine)
+        dec_c, dec_e = dec_c + c / samples, dec_e + e / samples
+    weights = float(model.vocab * model.hidden * bits_to_bytes(st.base_bits))  # embedding table
+    weights += len(exits) * model.vocab * model.hidden * bits_to_bytes(head_bits)
+    for layer, pol in enumerate(policies):
+        for op in _layer_ops(model, pol, 1, 1, lora, st.vector_bits, f"L{layer}."):
+            if isinstance(op, Gemm) and not op.name.endswith(("attn_scores", "attn_context")):
+                weights += operand_model(arch, op).b_stored_bytes
+    ctx_end = st.prompt + st.generate
+    kv = sum(2 * ctx_end * model.kv_dim * bits_to_bytes(p.kv_bits) for p in policies)
+    workspace = st.prompt * model.heads * st.prompt * bits_to_bytes(st.vector_bits)  # prefill attention scores
+    dec_s = cycles_to_seconds(dec_c, arch.clock_mhz)
+    return InferenceResult(label=label, prefill_seconds=cycles_to_seconds(pre_c, arch.clock_mhz),
+                           decode_seconds_per_token=dec_s, tokens_per_second=1.0 / dec_s if dec_s else 0.0,
+                           energy_pj_per_token=dec_e, prefill_energy_pj=pre_e, weight_bytes=weights, kv_cache_bytes=kv,
+                           peak_bytes=weights + kv + workspace, exits=exits)

@@ -1,0 +1,127 @@
+"""Expand a transformer decoder layer into ops: GEMMs for the projections, attention and LoRA, vector ops
+for norms, rotary embedding, softmax, activations and residual adds.
+
+Shapes for T = batch·seq tokens, hidden h, intermediate I, heads H of dimension d, kv heads H_kv:
+- projections: (T×h)·(h×out) with out = h for q/o, H_kv·d for k/v, I for gate/up; down is (T×I)·(I×h);
+- attention per head (batch·H independent GEMMs): scores (seq×d)·(d×seq), context (seq×seq)·(seq×d),
+  the full seq×seq square (a causal mask saves no MACs on a dense array); K and V at the KV-cache width;
+- LoRA of rank r on a target projection: A (T×h)·(h×r), B (T×r)·(r×out), and an add into the output;
+- SwiGLU MLP: gate and up, SiLU(gate)·up, down; ReLU/GELU MLP (OPT): fc1, activation, fc2.
+
+`decoder_layer_nodes` also says which tensors each op reads and writes, and which weight it uses,
+so a tuning step can derive backward ops and tensor lifetimes from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgesim.llm.model import ModelShape
+from edgesim.ops import Gemm, VectorKind, VectorOp, WeightFormat
+from edgesim.units import bits_to_bytes
+
+Op = Gemm | VectorOp
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerSettings:
+    seq: int = 512
+    batch: int = 1
+    w_bits: int = 8
+    a_bits: int = 8
+    kv_bits: int = 8
+    vector_bits: int = 16  # width of tensors the vector unit reads and writes (fp16)
+    weight_density: float = 1.0
+    weight_format: WeightFormat = WeightFormat.DENSE
+    nm: tuple[int, int] | None = None
+    lora_rank: int = 0
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+
+
+@dataclass(frozen=True, slots=True)
+class FwdNode:
+    """A forward op with its dataflow: activation tensors read, tensor written, weight used."""
+
+    op: Op
+    inputs: tuple[str, ...]
+    output: str
+    weight: str | None = None  # the projection's weight (None for activation x activation ops)
+    role: str = "vector"  # linear, lora_a, lora_b, attn_scores, attn_context or vector
+
+
+def output_bytes(op: Op) -> float:
+    """Bytes of the tensor an op writes."""
+    if isinstance(op, Gemm):
+        return op.batch * op.m * op.n * bits_to_bytes(op.c_bits)
+    return op.elements * bits_to_bytes(op.bits)
+
+
+class _Builder:
+    def __init__(self, prefix: str, st: LayerSettings, tokens: int):
+        self.p, self.st, self.t = prefix, st, tokens
+        self.nodes: list[FwdNode] = []
+
+    def vector(self, name: str, kind: VectorKind, elements: int, inputs: tuple[str, ...]) -> str:
+        out = f"{self.p}{name}"
+        self.nodes.append(FwdNode(VectorOp(name=out, kind=kind, elements=elements, bits=self.st.vector_bits),
+                                  inputs, out))
+        return out
+
+    def gemm(self, name: str, op: Gemm, inputs: tuple[str, ...], role: str) -> str:
+        self.nodes.append(FwdNode(op, inputs, op.name, role=role))
+        return op.name
+
+    def projection(self, name: str, x: str, k: int, n: int) -> str:
+        st, t, full = self.st, self.t, f"{self.p}{name}"
+        op = Gemm(name=full, m=t, n=n, k=k, a_bits=st.a_bits, b_bits=st.w_bits, c_bits=st.a_bits,
+                  weight_density=st.weight_density, weight_format=st.weight_format, nm=st.nm)
+        self.nodes.append(FwdNode(op, (x,), full, weight=f"{full}.weight", role="linear"))
+        if st.lora_rank == 0 or name not in st.lora_targets:
+            return full
+        r, vb = st.lora_rank, st.vector_bits
+        a = Gemm(name=f"{full}.lora_a", m=t, n=r, k=k, a_bits=st.a_bits, b_bits=vb, c_bits=vb)
+        b = Gemm(name=f"{full}.lora_b", m=t, n=n, k=r, a_bits=vb, b_bits=vb, c_bits=vb)
+        self.nodes.append(FwdNode(a, (x,), a.name, weight=f"{a.name}.weight", role="lora_a"))
+        self.nodes.append(FwdNode(b, (a.name,), b.name, weight=f"{b.name}.weight", role="lora_b"))
+        return self.vector(f"{name}.lora_add", VectorKind.ADD, t * n, (full, b.name))
+
+
+def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", x: str = "x") -> tuple[list[FwdNode], str]:
+    """The forward ops of one decoder layer in execution order, reading tensor `x`; returns (nodes, output)."""
+    t, h, d = st.batch * st.seq, model.hidden, model.head_dim
+    b = _Builder(prefix, st, t)
+    norm = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
+    xn = b.vector("input_norm", norm, t * h, (x,))
+    q = b.projection("q_proj", xn, h, h)
+    k = b.projection("k_proj", xn, h, model.kv_dim)
+    v = b.projection("v_proj", xn, h, model.kv_dim)
+    if model.mlp == "swiglu":  # LLaMA-style models use rotary position embeddings
+        q = k = b.vector("rope", VectorKind.ROPE, t * (h + model.kv_dim), (q, k))
+    heads, p = st.batch * model.heads, b.p
+    scores = b.gemm("attn_scores", Gemm(name=f"{p}attn_scores", m=st.seq, n=st.seq, k=d, batch=heads, a_bits=st.a_bits,
+                                        b_bits=st.kv_bits, c_bits=st.vector_bits), (q, k), "attn_scores")
+    probs = b.vector("softmax", VectorKind.SOFTMAX, heads * st.seq * st.seq, (scores,))
+    ctx = b.gemm("attn_context", Gemm(name=f"{p}attn_context", m=st.seq, n=d, k=st.seq, batch=heads, a_bits=st.a_bits,
+                                      b_bits=st.kv_bits, c_bits=st.a_bits), (probs, v), "attn_context")
+    o = b.projection("o_proj", ctx, h, h)
+    h1 = b.vector("attn_residual", VectorKind.ADD, t * h, (x, o))
+    hn = b.vector("post_norm", norm, t * h, (h1,))
+    inter = model.intermediate
+    if model.mlp == "swiglu":
+        g = b.projection("gate_proj", hn, h, inter)
+        u = b.projection("up_proj", hn, h, inter)
+        gs = b.vector("silu", VectorKind.SILU, t * inter, (g,))
+        m = b.vector("gate_mul", VectorKind.MUL, t * inter, (gs, u))
+        down = b.projection("down_proj", m, inter, h)
+    else:
+        act = VectorKind.RELU if model.mlp == "relu" else VectorKind.GELU
+        f1 = b.projection("fc1", hn, h, inter)
+        a = b.vector(model.mlp, act, t * inter, (f1,))
+        down = b.projection("fc2", a, inter, h)
+    out = b.vector("mlp_residual", VectorKind.ADD, t * h, (h1, down))
+    return b.nodes, out
+
+
+def decoder_layer_forward(model: ModelShape, st: LayerSettings, prefix: str = "") -> list[Op]:
+    """The forward ops of one decoder layer, in execution order."""
+    return [n.op for n in decoder_layer_nodes(model, st, prefix)[0]]

@@ -1,0 +1,83 @@
+"""Peak memory of a tuning step by tensor liveness over its op graph.
+
+The step's nodes run in order. A tensor lives from the first node that writes it (tensors that exist
+before the step, such as the embeddings, from the start) to the last node that reads it; a tensor
+nobody reads lives only while its writer runs. Memory at node i = persistent buffers (weights with
+their sparsity metadata, trainable parameters, their gradients, optimizer state) + every live tensor.
+The op graph (networkx) is checked to be acyclic and the node order to be one of its topological orders.
+
+Breakdown at the peak: weights, trainable_params, gradients, optimizer_state, saved_activations
+(forward activations still alive because a backward op reads them later), attention (score and
+probability tensors), workspace (everything else alive: the current op's operands, activation gradients).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from edgesim.llm.step import TuningStep
+from edgesim.methods import Phase
+from edgesim.results import MemoryReport
+
+
+def op_graph(step: TuningStep) -> nx.DiGraph[int]:
+    """Nodes are op indices; an edge u -> v when v reads a tensor u writes."""
+    g: nx.DiGraph[int] = nx.DiGraph()
+    writers: dict[str, list[int]] = {}
+    for i, n in enumerate(step.nodes):
+        g.add_node(i, name=n.op.name, phase=str(n.phase), layer=n.layer)
+        for x in n.inputs:
+            for w in writers.get(x, []):
+                g.add_edge(w, i, tensor=x)
+        for out in n.outputs:
+            writers.setdefault(out, []).append(i)
+    return g
+
+
+def check_order(step: TuningStep) -> None:
+    g = op_graph(step)
+    if not nx.is_directed_acyclic_graph(g):
+        raise ValueError(f"{step.label}: the op graph has a cycle")
+    for u, v in g.edges:
+        if u >= v:
+            raise ValueError(f"{step.label}: {step.nodes[v].op.name} reads a tensor written later, by {step.nodes[u].op.name}")
+
+
+def peak_memory(step: TuningStep) -> MemoryReport:
+    n = len(step.nodes)
+    first: dict[str, int] = dict.fromkeys(step.inputs, 0)
+    size: dict[str, float] = dict(step.inputs)
+    last: dict[str, int] = {}
+    kind: dict[str, str] = dict.fromkeys(step.inputs, "activation")
+    for i, node in enumerate(step.nodes):
+        for x in node.inputs:
+            last[x] = i
+        for out in node.outputs:
+            if out not in first:
+                first[out], size[out], kind[out] = i, node.output_bytes, node.category
+    delta = [0.0] * (n + 1)
+    for t, start in first.items():
+        end = max(last.get(t, start), start)
+        delta[start] += size[t]
+        delta[end + 1] -= size[t]
+    persistent = sum(step.persistent_bytes.values())
+    live, timeline = 0.0, []
+    for i in range(n):
+        live += delta[i]
+        timeline.append(persistent + live)
+    peak_i = max(range(n), key=timeline.__getitem__)
+    first_backward = next((i for i, nd in enumerate(step.nodes) if nd.phase != Phase.FORWARD), n)
+    breakdown = dict(step.persistent_bytes)
+    for cat in ("saved_activations", "attention", "workspace"):
+        breakdown[cat] = 0.0
+    for t, start in first.items():
+        end = max(last.get(t, start), start)
+        if start <= peak_i <= end:
+            if kind[t] == "attention":
+                breakdown["attention"] += size[t]
+            elif kind[t] == "activation" and end >= first_backward and start < first_backward and end > peak_i:
+                breakdown["saved_activations"] += size[t]
+            else:
+                breakdown["workspace"] += size[t]
+    return MemoryReport(peak_bytes=timeline[peak_i], peak_node=step.nodes[peak_i].op.name, breakdown=breakdown,
+                        timeline=tuple(timeline))

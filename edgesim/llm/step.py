@@ -1,0 +1,218 @@
+"""One tuning step of an LLM as an ordered op graph: forward, backward-data, backward-weight, optimizer.
+
+Methods (DESIGN.md section 3):
+- full: every decoder-layer projection is trained; backward through all layers.
+- lora: frozen base, LoRA adapters (rank r on `lora_targets`) in every layer; backward through all layers.
+- qlora: as lora with the base weights at `qlora_bits` (4-bit).
+- partial: the last `partial_layers` layers are fully trained; backward only through them.
+- edge-llm: per-layer compression from the trace; forward only up to the active phase's exit layer,
+  the exit head there, backward-data only through the phase's trainable window, adapters trained in
+  the window only.
+The embedding table and the LM/exit heads stay frozen. The loss is a softmax cross-entropy over the
+vocabulary on the vector unit.
+
+Backward ops of a forward (M×K)·(K×N) projection with weight W: backward-data dX = dY·Wᵀ, an
+(M×N)·(N×K) GEMM at the weight's compression; backward-weight dW = Xᵀ·dY, (K×M)·(M×N), only when W is
+trained. Attention: dQ = dS·K and dK = dSᵀ·Q; dP = dO·Vᵀ and dV = Pᵀ·dO. A vector op's backward reads
+its inputs and the incoming gradient and does twice the forward work (`VectorOp.backward`).
+
+Every node names the tensors it reads and the tensor it writes, so `edgesim.llm.memory` can derive lifetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from edgesim.arch import ArchSpec
+from edgesim.llm.layers import FwdNode, LayerSettings, decoder_layer_nodes, output_bytes
+from edgesim.llm.model import ModelShape
+from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy
+from edgesim.methods import Method, Phase
+from edgesim.operands import operand_model
+from edgesim.ops import Gemm, Op, VectorKind, VectorOp
+from edgesim.units import bits_to_bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TuningSettings:
+    seq: int = 512
+    batch: int = 1
+    lora_rank: int = 8
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    partial_layers: int = 8
+    base_bits: int = 16  # weights and activations of the uncompressed methods (fp16)
+    qlora_bits: int = 4
+    grad_bits: int = 16  # activation gradients
+    param_bits: int = 16  # trainable parameters and their gradients
+    optimizer: str = "adam"  # adam (2 fp32 states per parameter) or sgd (none)
+    optimizer_state_bits: int = 32
+    vector_bits: int = 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepNode:
+    op: Op
+    phase: Phase
+    layer: int  # decoder layer, or -1 for the embedding, heads and loss
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    output_bytes: float  # of each output tensor
+    category: str  # of the outputs: activation, attention, gradient (of an activation) or param_grad
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TuningStep:
+    model: ModelShape
+    method: Method
+    label: str
+    nodes: tuple[StepNode, ...]
+    persistent_bytes: dict[str, float]  # weights, trainable_params, gradients, optimizer_state
+    trainable_params: int
+    forward_layers: int
+    backward_layers: tuple[int, ...]
+    inputs: dict[str, float] = field(default_factory=dict)  # tensors that exist before the first op
+
+
+def _policy(method: Method, st: TuningSettings, traced: LayerPolicy | None) -> LayerPolicy:
+    """The trace's policy when one is given (any method: e.g. LoRA on a LUC-compressed model), else uniform."""
+    if traced is not None:
+        return traced
+    w = st.qlora_bits if method == Method.QLORA else st.base_bits
+    return LayerPolicy(w_bits=w, a_bits=st.base_bits, kv_bits=st.base_bits)
+
+
+def _category(node: FwdNode) -> str:
+    return "attention" if node.role == "attn_scores" or node.output.endswith("softmax") else "activation"
+
+
+class _StepBuilder:
+    def __init__(self, st: TuningSettings):
+        self.st = st
+        self.nodes: list[StepNode] = []
+
+    def add(self, op: Op, phase: Phase, layer: int, inputs: tuple[str, ...], output: str | tuple[str, ...],
+            category: str) -> None:
+        # parameter gradients and optimizer results live in persistent buffers, counted apart
+        size = 0.0 if category == "param_grad" else output_bytes(op)
+        outputs = (output,) if isinstance(output, str) else output
+        self.nodes.append(StepNode(op=op, phase=phase, layer=layer, inputs=inputs, outputs=outputs,
+                                   output_bytes=size, category=category))
+
+    def gemm(self, name: str, m: int, n: int, k: int, *, batch: int = 1, a_bits: int, b_bits: int, like: Gemm | None = None,
+             c_bits: int | None = None) -> Gemm:
+        extra = {} if like is None else {"weight_density": like.weight_density, "weight_format": like.weight_format,
+                                         "nm": like.nm}
+        return Gemm(name=name, m=m, n=n, k=k, batch=batch, a_bits=a_bits, b_bits=b_bits,
+                    c_bits=c_bits or self.st.grad_bits, **extra)  # type: ignore[arg-type]
+
+    def backward(self, f: FwdNode, layer: int, trains_weight: bool) -> None:
+        """Backward ops of one forward node, given the gradient d:<output>."""
+        g, dy, op = self.st.grad_bits, f"d:{f.output}", f.op
+        if isinstance(op, VectorOp):
+            back = replace(op, name=f"{op.name}.bwd", backward=True, bits=self.st.vector_bits)
+            self.add(back, Phase.BACKWARD_DATA, layer, (dy, *f.inputs), tuple(f"d:{x}" for x in f.inputs), "gradient")
+            return
+        assert isinstance(op, Gemm)
+        if f.role in ("linear", "lora_a", "lora_b"):
+            x = f.inputs[0]
+            dx = self.gemm(f"{op.name}.bwd_data", op.m, op.k, op.n, a_bits=g, b_bits=op.b_bits,
+                           like=op if f.role == "linear" else None)
+            self.add(dx, Phase.BACKWARD_DATA, layer, (dy,), f"d:{x}", "gradient")
+            if trains_weight:
+                dw = self.gemm(f"{op.name}.bwd_weight", op.k, op.n, op.m, a_bits=op.a_bits, b_bits=g,
+                               c_bits=self.st.param_bits)
+                self.add(dw, Phase.BACKWARD_WEIGHT, layer, (x, dy), f"grad:{f.weight}", "param_grad")
+            return
+        # attention: both operands are activations
+        a_in, b_in = f.inputs
+        if f.role == "attn_scores":  # S = Q·Kᵀ per head: (seq×d)·(d×seq)
+            d_a = self.gemm(f"{op.name}.bwd_dq", op.m, op.k, op.n, batch=op.batch, a_bits=g, b_bits=op.b_bits)
+            d_b = self.gemm(f"{op.name}.bwd_dk", op.n, op.k, op.m, batch=op.batch, a_bits=g, b_bits=op.a_bits)
+        else:  # O = P·V per head: (seq×seq)·(seq×d)
+            d_a = self.gemm(f"{op.name}.bwd_dp", op.m, op.k, op.n, batch=op.batch, a_bits=g, b_bits=op.b_bits)
+            d_b = self.gemm(f"{op.name}.bwd_dv", op.k, op.n, op.m, batch=op.batch, a_bits=op.a_bits, b_bits=g)
+        self.add(d_a, Phase.BACKWARD_DATA, layer, (dy, b_in), f"d:{a_in}", "gradient")
+        self.add(d_b, Phase.BACKWARD_DATA, layer, (dy, a_in), f"d:{b_in}", "gradient")
+
+
+def _layer_settings(pol: LayerPolicy, st: TuningSettings, lora: bool) -> LayerSettings:
+    return LayerSettings(seq=st.seq, batch=st.batch, w_bits=pol.w_bits, a_bits=pol.a_bits, kv_bits=pol.kv_bits,
+                         vector_bits=st.vector_bits, weight_density=pol.weight_density,
+                         weight_format=pol.weight_format, nm=pol.nm, lora_rank=st.lora_rank if lora else 0,
+                         lora_targets=st.lora_targets)
+
+
+def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSettings = TuningSettings(),
+                policies: list[LayerPolicy] | None = None, phase: EdgeLlmPhase | None = None) -> TuningStep:
+    """The ops of one tuning step, in execution order, with tensor dataflow and persistent memory.
+
+    `policies` (per layer) compress the base weights of any method; edge-llm requires them and `phase`.
+    """
+    L = model.layers
+    if method == Method.EDGE_LLM:
+        if policies is None or phase is None:
+            raise ValueError("edge-llm needs per-layer policies and the active phase (from a trace)")
+        n_fwd, train = phase.exit_layer + 1, range(phase.first, phase.last + 1)
+        back = train
+    else:
+        n_fwd = L
+        train = range(L - st.partial_layers, L) if method == Method.PARTIAL else range(L)
+        back = train
+    adapters = method in (Method.LORA, Method.QLORA, Method.EDGE_LLM)
+    b = _StepBuilder(st)
+    t, h = st.batch * st.seq, model.hidden
+    x = "embeddings"
+    fwd: dict[int, list[FwdNode]] = {}
+    weights = float(model.vocab * h * bits_to_bytes(st.base_bits))  # embedding table
+    trainable = 0
+    for layer in range(n_fwd):
+        pol = _policy(method, st, policies[layer] if policies else None)
+        nodes, x = decoder_layer_nodes(model, _layer_settings(pol, st, adapters and layer in train), f"L{layer}.", x)
+        fwd[layer] = nodes
+        for f in nodes:
+            b.add(f.op, Phase.FORWARD, layer, f.inputs, f.output, _category(f))
+            if f.role == "linear":
+                assert isinstance(f.op, Gemm)
+                weights += operand_model(arch, f.op).b_stored_bytes
+                if not adapters and layer in train:
+                    trainable += f.op.k * f.op.n
+            elif f.role in ("lora_a", "lora_b"):
+                assert isinstance(f.op, Gemm)
+                trainable += f.op.k * f.op.n
+    head_bits = policies[n_fwd - 1].w_bits if policies else _policy(method, st, None).w_bits
+    head_bits = min(head_bits, st.base_bits) if method != Method.QLORA else st.base_bits
+    weights += model.vocab * h * bits_to_bytes(head_bits)
+    norm_kind = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
+    final_norm = VectorOp(name="head.norm", kind=norm_kind, elements=t * h, bits=st.vector_bits)
+    head = Gemm(name="head.logits", m=t, n=model.vocab, k=h, a_bits=st.vector_bits, b_bits=head_bits, c_bits=st.vector_bits)
+    loss = VectorOp(name="head.loss", kind=VectorKind.SOFTMAX, elements=t * model.vocab, bits=st.vector_bits)
+    b.add(final_norm, Phase.FORWARD, -1, (x,), "head.norm", "activation")
+    b.add(head, Phase.FORWARD, -1, ("head.norm",), "head.logits", "activation")
+    b.add(loss, Phase.FORWARD, -1, ("head.logits",), "head.loss", "activation")
+    b.add(replace(loss, name="head.loss.bwd", backward=True), Phase.BACKWARD_DATA, -1, ("head.loss", "head.logits"),
+          "d:head.logits", "gradient")
+    b.add(b.gemm("head.logits.bwd_data", t, h, model.vocab, a_bits=st.grad_bits, b_bits=head_bits),
+          Phase.BACKWARD_DATA, -1, ("d:head.logits",), "d:head.norm", "gradient")
+    b.add(replace(final_norm, name="head.norm.bwd", backward=True), Phase.BACKWARD_DATA, -1, ("d:head.norm", x),
+          f"d:{x}", "gradient")
+    for layer in sorted(back, reverse=True):
+        for f in reversed(fwd[layer]):
+            trains = (f.role == "linear" and not adapters) or f.role in ("lora_a", "lora_b")
+            b.backward(f, layer, trains)
+    if trainable and st.optimizer == "adam":
+        b.add(VectorOp(name="optimizer.adam", kind=VectorKind.ADAM, elements=trainable, bits=st.optimizer_state_bits),
+              Phase.OPTIMIZER, -1, (), "optimizer.updated", "param_grad")
+    elif trainable:
+        b.add(VectorOp(name="optimizer.sgd", kind=VectorKind.SGD, elements=trainable, bits=st.param_bits),
+              Phase.OPTIMIZER, -1, (), "optimizer.updated", "param_grad")
+    states = 2 if st.optimizer == "adam" else 0
+    persistent = {
+        "weights": weights,
+        "trainable_params": trainable * bits_to_bytes(st.param_bits) if adapters else 0.0,
+        "gradients": trainable * bits_to_bytes(st.param_bits),
+        "optimizer_state": trainable * states * bits_to_bytes(st.optimizer_state_bits),
+    }
+    label = str(method) if phase is None else f"{method} (window {phase.first}-{phase.last}, exit {phase.exit_layer})"
+    return TuningStep(model=model, method=method, label=label, nodes=tuple(b.nodes), persistent_bytes=persistent,
+                      trainable_params=trainable, forward_layers=n_fwd, backward_layers=tuple(sorted(back)),
+                      inputs={"embeddings": t * h * bits_to_bytes(st.vector_bits)})

@@ -1,0 +1,72 @@
+"""What a trace says about a model, as value types: each layer's compression (`LayerPolicy`), Edge-LLM's tuning
+phases (`EdgeLlmPhase`) and the whole `Trace`; and the check of its bit widths against an accelerator.
+
+`edgesim.config.traces` reads and validates the file (docs/trace-format.md); this module holds what it builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edgesim.arch import ArchSpec
+from edgesim.errors import ConfigError, Problem
+from edgesim.ops import WeightFormat
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerPolicy:
+    """Per-layer compression (from a trace for Edge-LLM; uniform for the other methods)."""
+
+    weight_density: float = 1.0
+    weight_format: WeightFormat = WeightFormat.DENSE
+    nm: tuple[int, int] | None = None
+    w_bits: int = 16
+    a_bits: int = 16
+    kv_bits: int = 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EdgeLlmPhase:
+    """The active phase of Edge-LLM's adaptive layer tuning: trainable window [first, last] and exit layer."""
+
+    first: int
+    last: int
+    exit_layer: int
+    steps: int = 1
+
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    model: str
+    num_layers: int
+    sequence_length: int
+    batch: int
+    optimizer: str
+    policies: tuple[LayerPolicy, ...]
+    lora_ranks: tuple[int, ...]
+    phases: tuple[EdgeLlmPhase, ...]
+    exit_layers: tuple[int, ...]
+    provenance: dict[str, Any]
+    source: str
+
+
+
+def max_supported_bits(arch: ArchSpec) -> int:
+    """Widest operand the MAC runs: up to 2x its native width (in passes); beyond that no energy is modelled."""
+    return 2 * arch.mac.native_bits
+
+
+def check_against(trace: Trace, arch: ArchSpec) -> None:
+    """Bit widths the hardware cannot run are errors naming the layer and field."""
+    top = max_supported_bits(arch)
+    problems = []
+    for i, pol in enumerate(trace.policies):
+        for field, bits in (("weight_bits", pol.w_bits), ("activation_bits", pol.a_bits), ("kv_bits", pol.kv_bits)):
+            if bits > top:
+                problems.append(Problem(source=trace.source, path=f"layers[{i}].{field}", message=(
+                    f"{bits} bits is wider than {arch.name} supports (at most {top}: 2 passes of its "
+                    f"{arch.mac.native_bits}-bit MAC per operand)")))
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,102 @@
+"""Reports of tuning steps: one row per method, ratios to vanilla LoRA, phase split and peak-memory breakdown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from edgesim.arch import ArchSpec
+from edgesim.methods import Method
+from edgesim.results import MethodResult
+from edgesim.units import GIB, cycles_to_seconds
+
+BREAKDOWN = ("weights", "trainable_params", "gradients", "optimizer_state", "saved_activations", "attention", "workspace")
+
+
+def method_rows(arch: ArchSpec, results: list[MethodResult]) -> list[dict[str, Any]]:
+    base = next((r for r in results if r.method == Method.LORA), None)
+    rows = []
+    for r in results:
+        peak_step = max((c for c, _ in r.steps), key=lambda c: c.memory.peak_bytes)
+        row: dict[str, Any] = {
+            "method": str(r.method), "seconds": r.seconds, "cycles": r.cycles, "energy_pj": r.energy_pj,
+            "dram_bytes": r.dram_bytes, "peak_memory_bytes": r.peak_bytes, "fits_dram": r.fits,
+            "trainable_params": r.trainable_params,
+            "speedup_vs_lora": base.seconds / r.seconds if base else None,
+            "memory_reduction_vs_lora": base.peak_bytes / r.peak_bytes if base else None,
+            "energy_reduction_vs_lora": base.energy_pj / r.energy_pj if base else None,
+        }
+        for phase, v in r.by_phase.items():
+            row[f"{phase}_seconds"] = cycles_to_seconds(v["cycles"], arch.clock_mhz)
+        for k in BREAKDOWN:
+            row[f"peak_{k}_bytes"] = peak_step.memory.breakdown.get(k, 0.0)
+        row["per_layer_seconds"] = {str(k): v for k, v in per_layer_seconds(arch, r).items()}
+        row["phases"] = [{"label": c.label, "weight": w, "seconds": cycles_to_seconds(c.cycles, arch.clock_mhz),
+                          "peak_memory_bytes": c.memory.peak_bytes, "infeasible_ops": list(c.infeasible)}
+                         for c, w in r.steps]
+        rows.append(row)
+    return rows
+
+
+def per_layer_seconds(arch: ArchSpec, r: MethodResult) -> dict[int, float]:
+    """Step-weighted seconds per decoder layer (-1: embedding, heads, loss and optimizer)."""
+    total = sum(w for _, w in r.steps)
+    out: dict[int, float] = {}
+    for c, w in r.steps:
+        for layer, cycles in c.by_layer.items():
+            out[layer] = out.get(layer, 0.0) + cycles_to_seconds(cycles, arch.clock_mhz) * w / total
+    return dict(sorted(out.items()))
+
+
+def per_layer_table(arch: ArchSpec, results: list[MethodResult]) -> str:
+    layers = sorted({layer for r in results for layer in per_layer_seconds(arch, r)})
+    rows = []
+    for layer in layers:
+        row = {"layer": "heads/loss/opt" if layer < 0 else str(layer)}
+        for r in results:
+            row[f"{r.method} s"] = f"{per_layer_seconds(arch, r).get(layer, 0.0):,.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows).to_string(index=False)
+
+
+def to_json(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]) -> str:
+    return json.dumps({**header, "hardware": arch.name, "hardware_fingerprint": arch.fingerprint(),
+                       "methods": method_rows(arch, results)}, indent=2)
+
+
+def to_csv(arch: ArchSpec, results: list[MethodResult]) -> str:
+    rows = [{k: v for k, v in r.items() if k != "phases"} for r in method_rows(arch, results)]
+    return str(pd.DataFrame(rows).to_csv(index=False))
+
+
+def _x(v: float | None) -> str:
+    return "" if v is None else f"{v:.2f}x"
+
+
+def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], per_layer: bool = False) -> str:
+    rows = method_rows(arch, results)
+    main = pd.DataFrame([{
+        "method": r["method"], "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"]),
+        "energy J": f"{r['energy_pj'] / 1e12:,.2f}", "peak GiB": f"{r['peak_memory_bytes'] / GIB:,.2f}",
+        "mem cut": _x(r["memory_reduction_vs_lora"]), "DRAM GiB": f"{r['dram_bytes'] / GIB:,.1f}",
+        "fits": "yes" if r["fits_dram"] else "NO", "trainable": f"{r['trainable_params'] / 1e6:,.1f}M",
+        "fwd s": f"{r['forward_seconds']:,.2f}", "bwd-data s": f"{r['backward_data_seconds']:,.2f}",
+        "bwd-weight s": f"{r['backward_weight_seconds']:,.2f}", "optim s": f"{r['optimizer_seconds']:,.2f}"}
+        for r in rows]).to_string(index=False)
+    mem = pd.DataFrame([{"method": r["method"], **{k.replace("_", " "): f"{r[f'peak_{k}_bytes'] / GIB:,.2f}" for k in BREAKDOWN}}
+                        for r in rows]).to_string(index=False)
+    a = arch
+    lines = [f"edgesim tune: {header['model']} (seq {header['seq']}, batch {header['batch']}) on {a.name} "
+             f"({a.pe_array.rows}x{a.pe_array.cols} PEs @ {a.clock_mhz:g} MHz, "
+             f"{a.global_buffer.capacity_bytes / 1024:g} KiB buffer, {a.dram.capacity_bytes / GIB:g} GiB DRAM), "
+             f"engine: {header['engine']}, mappings: {header.get('mapper', 'heuristic')}",
+             f"trace: {header['trace']}", "", "One tuning step per method:", main, "",
+             "Peak memory breakdown (GiB) at each method's peak:", mem, "",
+             "speedup / mem cut: vanilla LoRA's step time / peak memory over the method's. "
+             f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits.",
+             "edge-llm: step-weighted mean over its phases (time, energy, traffic), maximum over phases (memory)."]
+    if per_layer:
+        lines += ["", "Seconds per layer per step:", per_layer_table(arch, results)]
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""Searchers by name: the one place that builds concrete searchers for the CLI, experiments and benchmarks.
+
+Two vocabularies:
+- mappers (`edgesim tune --mapper`): how a tuning step's GEMMs are mapped, behind the schedule cache;
+- searchers (`edgesim schedule --searcher`): one named search, with its knobs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgesim.mapping import Dataflow
+from edgesim.search.auto import AutoSearcher
+from edgesim.search.base import Searcher
+from edgesim.search.cache import CachedSearcher, ScheduleCache
+from edgesim.search.cpsat import CpSatSearcher
+from edgesim.search.exhaustive import ExhaustiveSearcher
+from edgesim.search.fixed import FixedSearcher
+from edgesim.search.heuristic import HeuristicSearcher
+from edgesim.search.random_search import RandomSearcher
+
+MAPPERS = ("auto", "exhaustive", "cpsat", "fixed-ws", "fixed-os", "fixed-is", "heuristic")
+SEARCHERS = ("cpsat", "exhaustive", "random", "fixed-ws", "fixed-os", "fixed-is")
+
+
+def make_mapper(name: str, cache_dir: Path | None, tolerance: float = 0.0) -> Searcher:
+    """The searcher behind `--mapper NAME`: the scheduler's searchers go behind the schedule cache when `cache_dir`
+    is given; the heuristic grid is cheap and never cached. `tolerance` is the latency band (a fraction in [0, 1))."""
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be a fraction in [0, 1), got {tolerance}")
+    inner: Searcher
+    if name == "heuristic":
+        return HeuristicSearcher()
+    if name == "auto":
+        inner = AutoSearcher(tolerance=tolerance)
+    elif name == "exhaustive":
+        inner = ExhaustiveSearcher(tolerance=tolerance)
+    elif name == "cpsat":
+        inner = CpSatSearcher(time_limit_s=3.0, workers=2, tolerance=tolerance)
+    elif name in ("fixed-ws", "fixed-os", "fixed-is"):
+        inner = FixedSearcher(Dataflow(name.removeprefix("fixed-")))
+    else:
+        raise ValueError(f"unknown mapper {name!r}; expected one of {', '.join(MAPPERS)}")
+    return inner if cache_dir is None else CachedSearcher(inner, ScheduleCache(directory=cache_dir))
+
+
+def make_searcher(name: str, *, time_limit_s: float = 3.0, workers: int = 4, budget: int = 2000, seed: int = 0) -> Searcher:
+    """The searcher behind `edgesim schedule --searcher NAME` (no cache: the caller decides)."""
+    if name == "cpsat":
+        return CpSatSearcher(time_limit_s=time_limit_s, workers=workers, seed=seed)
+    if name == "exhaustive":
+        return ExhaustiveSearcher()
+    if name == "random":
+        return RandomSearcher(budget=budget, seed=seed)
+    if name in ("fixed-ws", "fixed-os", "fixed-is"):
+        return FixedSearcher(Dataflow(name.removeprefix("fixed-")))
+    raise ValueError(f"unknown searcher {name!r}; expected one of {', '.join(SEARCHERS)}")

@@ -1,0 +1,1 @@
+"""The built-in accelerators, one YAML file each; shipped inside the package as `edgesim.hw_configs`."""
