@@ -89,6 +89,18 @@ class StorageLevel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AreaModel:
+    """Area per unit of what a design has (mm^2), so that area follows the design: `edgesim.cost.area`."""
+
+    technology_nm: float
+    pe_mm2: float  # one PE (MAC at its native width, its pipeline registers and array wiring)
+    register_mm2_per_kib: float  # per-PE register files
+    sram_mm2_per_kib: float  # the global buffer
+    vector_lane_mm2: float  # one vector-unit lane
+    fixed_mm2: float  # everything that does not scale with the swept sizes (control, DMA, DRAM interface)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ArchSpec:
     name: str
     clock_mhz: float
@@ -99,7 +111,7 @@ class ArchSpec:
     registers: StorageLevel
     global_buffer: StorageLevel
     dram: StorageLevel
-    area_mm2: tuple[tuple[str, float], ...]
+    area: AreaModel
     source: str = "<built-in>"
 
     @property

@@ -14,6 +14,7 @@ import yaml
 
 from edgesim.arch import (
     ArchSpec,
+    AreaModel,
     MacUnit,
     MetadataFormat,
     PEArray,
@@ -82,10 +83,14 @@ HW_SCHEMA: s.Schema = {
         "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
         "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
     }),
-    "area_mm2": s.Section({
-        key: s.Field(s.nonneg_float(), "a non-negative number (mm^2)", required=False, default=0.0)
-        for key in ("pe_array", "registers", "global_buffer", "vector_unit", "other")
-    }, required=False),
+    "area": s.Section({
+        "technology_nm": s.Field(s.positive_float(), "a positive number (nm)"),
+        "pe_mm2": s.Field(s.positive_float(), "a positive number (mm^2 per PE)"),
+        "register_mm2_per_kib": s.Field(s.nonneg_float(), "a non-negative number (mm^2 per KiB of register file)"),
+        "sram_mm2_per_kib": s.Field(s.positive_float(), "a positive number (mm^2 per KiB of global buffer)"),
+        "vector_lane_mm2": s.Field(s.nonneg_float(), "a non-negative number (mm^2 per vector lane)"),
+        "fixed_mm2": s.Field(s.nonneg_float(), "a non-negative number (mm^2)"),
+    }),
 }
 
 
@@ -209,5 +214,5 @@ def _build(v: dict[str, Any], source: str) -> ArchSpec:
                         latency_ns=dram["latency_ns"], clock_mhz=clock,
                         read_energy_pj_per_byte=dram["read_energy_pj_per_byte"],
                         write_energy_pj_per_byte=dram["write_energy_pj_per_byte"]),
-        area_mm2=tuple((k, a) for k, a in v["area_mm2"].items()),
+        area=AreaModel(**v["area"]),
     )

@@ -10,6 +10,7 @@ import pytest
 
 from edgesim.config.hardware import arch_from_dict
 from edgesim.cost import GemmCost, evaluate_one
+from edgesim.cost.area import area_breakdown_mm2, area_mm2
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping
 from edgesim.ops import Gemm
@@ -28,6 +29,8 @@ def tiny_arch(sparsity=None, **over):
                           "read_energy_pj_per_byte": 10.0, "write_energy_pj_per_byte": 20.0},
         "dram": {"capacity_gib": 1, "bandwidth_gb_per_s": 1.0, "latency_ns": 0,  # 1 B/cycle at 1 GHz
                  "read_energy_pj_per_byte": 100.0, "write_energy_pj_per_byte": 200.0},
+        "area": {"technology_nm": 28, "pe_mm2": 0.01, "register_mm2_per_kib": 0.1, "sram_mm2_per_kib": 1.0,
+                 "vector_lane_mm2": 0.05, "fixed_mm2": 0.5},
     }
     if sparsity is not None:
         raw["sparsity"] = sparsity
@@ -157,3 +160,15 @@ def test_latency_with_and_without_overlap_by_hand():
     assert many.compute_cycles == 32
     assert many.dram_bytes == 192
     assert many.total_cycles == 264
+
+
+def test_area_follows_the_design_by_hand():
+    """4 PEs x 0.01 + 4 x 16 B = 1/16 KiB x 0.1 + 1 KiB x 1.0 + 2 lanes x 0.05 + 0.5 = 1.64625 mm^2."""
+    a = tiny_arch()
+    parts = area_breakdown_mm2(a)
+    assert parts == pytest.approx({"pe_array": 0.04, "registers": 0.00625, "global_buffer": 1.0, "vector_unit": 0.1,
+                                   "other": 0.5})
+    assert area_mm2(a) == pytest.approx(1.64625)
+    bigger = tiny_arch(pe_array__rows=4, global_buffer__capacity_kib=4)  # 8 PEs, 4 KiB: PE and RF terms double
+    assert area_breakdown_mm2(bigger) == pytest.approx({"pe_array": 0.08, "registers": 0.0125, "global_buffer": 4.0,
+                                                        "vector_unit": 0.1, "other": 0.5})
