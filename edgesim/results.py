@@ -133,6 +133,9 @@ class InferenceResult:
     kv_cache_bytes: float  # at the end of generation
     peak_bytes: float
     exits: tuple[int, ...]
+    prefill_dram_bytes: float
+    dram_bytes_per_token: float  # mean over the generated tokens
+    infeasible_ops: tuple[str, ...]  # ops no mapping fits (left out of the figures above)
 
 
 @dataclass(frozen=True, slots=True)
