@@ -11,18 +11,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from edgesim.cli import infer, schedule, simulate, trace, tune
+from edgesim.cli import infer, schedule, simulate, sweep, trace, tune
 from edgesim.errors import ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
-    "simulate": simulate.run, "tune": tune.run, "infer": infer.run, "schedule": schedule.run, "trace": trace.run}
+    "simulate": simulate.run, "tune": tune.run, "infer": infer.run, "schedule": schedule.run, "trace": trace.run,
+    "sweep": sweep.run}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgesim", description="Dataflow simulator for edge LLM-adaptation accelerators.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command")
-    for module in (simulate, tune, infer, schedule, trace):
+    for module in (simulate, tune, infer, schedule, trace, sweep):
         module.add_parser(sub)
     return parser
 
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"edgesim: error: {exc}", file=sys.stderr)
         return 2
-    if args.command == "trace":  # the trace itself went to -o; this is its summary
+    except KeyboardInterrupt:
+        print("edgesim: interrupted" + (" (finished sweep rows are saved; rerun to resume)" if args.command == "sweep" else ""),
+              file=sys.stderr)
+        return 130
+    if args.command in ("trace", "sweep"):  # what they made went to their own files; this is the summary
         print(text)
         return 0
     if getattr(args, "output", None):

@@ -101,17 +101,23 @@ def resolve_hw_path(name_or_path: str | None) -> Path:
 
 def load_arch(name_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ArchSpec:
     """Load, override (`path=value` strings) and validate an accelerator; raise ConfigError listing all problems."""
+    return load_hardware(name_or_path, overrides)[0]
+
+
+def load_hardware(name_or_path: str | None = None,
+                  overrides: list[str] | tuple[str, ...] = ()) -> tuple[ArchSpec, dict[str, Any]]:
+    """As `load_arch`, and also the validated field tree (YAML keys and units, e.g. v["global_buffer"]["capacity_kib"])."""
     path = resolve_hw_path(name_or_path)
     source = display_path(path)
     raw = load_yaml(path)
     raw, problems = apply_overrides(raw, overrides)
     try:
-        arch = arch_from_dict(raw, source=source)
+        v = validated_fields(raw, source=source)
     except ConfigError as exc:
         problems += [_blame_override(p, overrides) for p in exc.problems]
     if problems:
         raise ConfigError(problems)
-    return arch
+    return _build(v, source), v
 
 
 def _blame_override(problem: Problem, overrides: list[str] | tuple[str, ...]) -> Problem:
@@ -158,13 +164,18 @@ def apply_overrides(raw: Any, overrides: list[str] | tuple[str, ...],
 
 
 def arch_from_dict(raw: Any, *, source: str = "<dict>") -> ArchSpec:
+    return _build(validated_fields(raw, source=source), source)
+
+
+def validated_fields(raw: Any, *, source: str) -> dict[str, Any]:
+    """The hardware tree checked against HW_SCHEMA and the cross-field rules; raise ConfigError listing all problems."""
     problems: list[Problem] = []
     v = s.validate(raw, HW_SCHEMA, source=source, problems=problems)
     if not problems:
         _cross_check(v, raw, source, problems)
     if problems:
         raise ConfigError(problems)
-    return _build(v, source)
+    return v
 
 
 def _cross_check(v: dict[str, Any], raw: Any, source: str, problems: list[Problem]) -> None:

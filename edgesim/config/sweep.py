@@ -1,0 +1,337 @@
+"""Sweep specs (`edgesim sweep run SPEC`): a base accelerator, hardware parameters to vary, constraints, workloads,
+objectives and a sampler. Validated like the hardware YAML: every problem at once, each with file:line, field path,
+value and what was expected.
+
+    name: npu-for-edge-llm
+    hardware: edge_npu_16x16                   # a name in hw_configs/, or a path (relative to the spec's folder)
+    parameters:                                # hardware field paths (as in --set) -> values
+      pe_array.rows: [8, 16, 32]
+      global_buffer.capacity_kib: {log_range: [128, 4096], num: 6}    # geometric; {range: [lo, hi], num} is linear
+    constraints: ["pe_array.rows * pe_array.cols <= 2048", "area_mm2 <= 4"]
+    workloads:
+      - {kind: tune, model: llama7b, method: edge-llm, seq: 512}
+      - {kind: infer, model: llama7b, prompt: 512, generate: 128}
+    objectives: [latency_s, energy_j, area_mm2]
+    sampler: {kind: grid}                      # random / latin-hypercube {n, seed}; nsga2 {trials, seed, population}
+    mapper: auto                               # as `edgesim tune --mapper`; latency_tolerance as --latency-tolerance
+
+Constraints are expressions over the resolved hardware's fields (YAML names and units) and the derived `area_mm2`
+and `pes`; they are evaluated by `simpleeval` (names, arithmetic, comparisons, and/or/not; no calls, no Python
+eval), and must give a boolean on the base accelerator. They filter points before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import simpleeval
+
+from edgesim.config import schema as s
+from edgesim.config.builtin import display_path
+from edgesim.config.hardware import HW_SCHEMA, load_hardware, resolve_hw_path
+from edgesim.config.models import load_model
+from edgesim.config.traces import default_trace_path, load_trace
+from edgesim.config.yaml_source import LineDict, load_yaml
+from edgesim.cost.area import area_mm2
+from edgesim.errors import ConfigError, Problem
+from edgesim.methods import Method
+
+# minimised unless listed in MAXIMISED
+OBJECTIVES = ("latency_s", "energy_j", "area_mm2", "peak_memory_bytes", "dram_bytes", "edp", "tokens_per_s")
+MAXIMISED = frozenset({"tokens_per_s"})
+SAMPLERS = ("grid", "random", "latin-hypercube", "nsga2")
+SWEEP_MAPPERS = ("auto", "exhaustive", "cpsat", "fixed-ws", "fixed-os", "fixed-is", "heuristic")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadSpec:
+    """One workload every point runs: a tuning step (`tune`) or inference (`infer`) of a model."""
+
+    kind: str
+    model: str
+    method: str = "edge-llm"  # tune: any Method; infer: lora or edge-llm
+    seq: int | None = None  # tune: default the trace's, else 512
+    batch: int | None = None
+    base_bits: int = 16
+    lora_rank: int = 8
+    trace: str | None = None  # default workloads/traces/<model>_edge_llm.json
+    prompt: int = 512  # infer
+    generate: int = 128  # infer
+
+    @property
+    def label(self) -> str:
+        if self.kind == "infer":
+            return f"infer {self.model} {self.method} p{self.prompt}+g{self.generate}"
+        return f"tune {self.model} {self.method}" + (f" seq{self.seq}" if self.seq else "")
+
+    def key(self) -> dict[str, Any]:
+        """Every field that changes the result (for point ids)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SamplerSpec:
+    kind: str
+    n: int | None = None  # random, latin-hypercube: points drawn
+    trials: int | None = None  # nsga2: points evaluated in all
+    population: int = 20  # nsga2: points per generation
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepSpec:
+    name: str
+    source: str
+    hardware: str  # the resolved base accelerator file
+    parameters: tuple[tuple[str, tuple[Any, ...]], ...]  # (field path, values) in spec order
+    constraints: tuple[str, ...]
+    workloads: tuple[WorkloadSpec, ...]
+    objectives: tuple[str, ...]
+    sampler: SamplerSpec
+    mapper: str = "auto"
+    latency_tolerance: float = 0.02
+
+    def to_json(self) -> str:
+        """The spec as stored with the results (the hardware path as resolved)."""
+        d = asdict(self)
+        d.pop("source")
+        return json.dumps(d, sort_keys=True, default=list)
+
+
+def constraint_names(fields: dict[str, Any], area: float) -> dict[str, Any]:
+    """The names a constraint may use: each hardware section as a namespace of its fields, plus derived metrics."""
+    names: dict[str, Any] = {}
+    for key, value in fields.items():
+        names[key] = SimpleNamespace(**value) if isinstance(value, dict) else value
+    names["area_mm2"] = area
+    names["pes"] = fields["pe_array"]["rows"] * fields["pe_array"]["cols"]
+    return names
+
+
+def check_constraint(expr: str, names: dict[str, Any]) -> bool:
+    """Evaluate one constraint safely (simpleeval); raise ValueError saying what is wrong with it."""
+    try:
+        out = simpleeval.SimpleEval(names=names, functions={}).eval(expr)
+    except (simpleeval.InvalidExpression, SyntaxError, TypeError, ZeroDivisionError) as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(out, bool):
+        raise ValueError(f"expected a comparison giving true or false, got {out!r}")
+    return out
+
+
+def _list_of(kind: type) -> s.Checker:
+    return lambda v: (isinstance(v, list) and all(isinstance(x, kind) for x in v), v)
+
+
+def _is_mapping(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, dict), v
+
+
+def _tolerance(v: Any) -> tuple[bool, Any]:
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
+    return ok, float(v) if ok else v
+
+
+SPEC_SCHEMA: s.Schema = {
+    "name": s.Field(s.string(), "a non-empty string"),
+    "description": s.Field(s.string(), "a string", required=False, default=""),
+    "hardware": s.Field(s.string(), "a name in hw_configs/ or a path to a hardware YAML"),
+    "parameters": s.Field(_is_mapping, "a mapping {hardware field path: values}"),
+    "constraints": s.Field(_list_of(str), "a list of expressions (strings)", required=False, default=[]),
+    "workloads": s.Field(_list_of(dict), "a list of workloads, e.g. [{kind: tune, model: llama7b}]"),
+    "objectives": s.Field(_list_of(str), f"a list of objectives from {', '.join(OBJECTIVES)}"),
+    "sampler": s.Field(_is_mapping, f"a mapping with kind one of {', '.join(SAMPLERS)}", required=False,
+                       default={"kind": "grid"}),
+    "mapper": s.Field(s.one_of(*SWEEP_MAPPERS), f"one of {', '.join(SWEEP_MAPPERS)}", required=False, default="auto"),
+    "latency_tolerance": s.Field(_tolerance, "a fraction in [0, 1)", required=False, default=0.02),
+}
+
+_POS = "a positive integer"
+TUNE_SCHEMA: s.Schema = {
+    "kind": s.Field(s.one_of("tune"), "tune"),
+    "model": s.Field(s.string(), "a model name in workloads/models/ or a model YAML"),
+    "method": s.Field(s.one_of(*Method), f"one of {', '.join(Method)}", required=False, default="edge-llm"),
+    "seq": s.Field(s.positive_int(), _POS, required=False, default=None),
+    "batch": s.Field(s.positive_int(), _POS, required=False, default=None),
+    "base_bits": s.Field(s.positive_int(), _POS, required=False, default=16),
+    "lora_rank": s.Field(s.positive_int(), _POS, required=False, default=8),
+    "trace": s.Field(s.string(), "a trace path", required=False, default=None),
+}
+INFER_SCHEMA: s.Schema = {
+    "kind": s.Field(s.one_of("infer"), "infer"),
+    "model": s.Field(s.string(), "a model name in workloads/models/ or a model YAML"),
+    "method": s.Field(s.one_of("lora", "edge-llm"), "lora or edge-llm", required=False, default="edge-llm"),
+    "prompt": s.Field(s.positive_int(), _POS, required=False, default=512),
+    "generate": s.Field(s.positive_int(), _POS, required=False, default=128),
+    "base_bits": s.Field(s.positive_int(), _POS, required=False, default=16),
+    "trace": s.Field(s.string(), "a trace path", required=False, default=None),
+}
+def _nonneg_int_check(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0, v
+
+
+def _sampler_schemas() -> dict[str, s.Schema]:
+    seed = s.Field(_nonneg_int_check, "an integer >= 0", required=False, default=0)
+    kind = s.Field(s.one_of(*SAMPLERS), f"one of {', '.join(SAMPLERS)}")
+    return {
+        "grid": {"kind": kind},
+        "random": {"kind": kind, "n": s.Field(s.positive_int(), _POS), "seed": seed},
+        "latin-hypercube": {"kind": kind, "n": s.Field(s.positive_int(), _POS), "seed": seed},
+        "nsga2": {"kind": kind, "trials": s.Field(s.positive_int(), _POS), "seed": seed,
+                  "population": s.Field(s.positive_int(), _POS, required=False, default=20)},
+    }
+
+
+def _line(node: Any, key: str | int) -> int | None:
+    if isinstance(node, LineDict) and isinstance(key, str):
+        return node.lines.get(key, node.start_line)
+    if isinstance(node, list) and isinstance(key, int) and isinstance(node[key], LineDict):
+        start: int | None = node[key].start_line
+        return start
+    return None
+
+
+def _spread(spec: Any, field: s.Field) -> list[Any] | str:
+    """{log_range: [lo, hi], num: n} or {range: [lo, hi], num: n} -> values (rounded for integer fields); or why not."""
+    kinds = [k for k in ("log_range", "range") if k in spec]
+    extra = set(spec) - {"log_range", "range", "num"}
+    if len(kinds) != 1 or extra:
+        return "expected a list of values, or {log_range: [lo, hi], num: n} or {range: [lo, hi], num: n}"
+    lohi, num = spec[kinds[0]], spec.get("num")
+    if (not isinstance(lohi, list) or len(lohi) != 2 or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                                 and math.isfinite(x) for x in lohi)):
+        return f"{kinds[0]}: expected [lo, hi] (two finite numbers), got {lohi!r}"
+    lo, hi = float(lohi[0]), float(lohi[1])
+    if not isinstance(num, int) or isinstance(num, bool) or num < 2:
+        return f"num: expected an integer >= 2, got {num!r}"
+    if not lo < hi or (kinds[0] == "log_range" and lo <= 0):
+        return f"{kinds[0]}: expected 0 < lo < hi for a log range (lo < hi for a range), got {lohi!r}"
+    if kinds[0] == "log_range":
+        values = [math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * i / (num - 1)) for i in range(num)]
+    else:
+        values = [lo + (hi - lo) * i / (num - 1) for i in range(num)]
+    integer = field.check(1)[0] and not field.check(1.5)[0]
+    out = [round(v) for v in values] if integer else [float(f"{v:.6g}") for v in values]
+    return list(dict.fromkeys(out))  # integer rounding can repeat a value
+
+
+def _parameters(raw: Any, source: str, problems: list[Problem]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    out = []
+    if not raw:
+        problems.append(Problem(source=source, path="parameters", line=_line(raw, "parameters"),
+                                message="expected at least one hardware field to vary"))
+    for path, spec in raw.items():
+        where = f"parameters.{path}"
+        line = _line(raw, path)
+        entry, why = s.lookup(HW_SCHEMA, str(path))
+        if not isinstance(entry, s.Field):
+            problems.append(Problem(source=source, path=where, line=line,
+                                    message=why or "is a section; vary one of its fields"))
+            continue
+        values = spec if isinstance(spec, list) else (_spread(spec, entry) if isinstance(spec, dict) else
+                                                      "expected a list of values or a {log_range|range, num} mapping")
+        if isinstance(values, str):
+            problems.append(Problem(source=source, path=where, line=line, message=f"{values}, got {spec!r}"))
+            continue
+        if not values:
+            problems.append(Problem(source=source, path=where, line=line, message="expected at least one value"))
+            continue
+        checked = []
+        for v in values:
+            ok, conv = entry.check(v)
+            if ok:
+                checked.append(conv)
+            else:
+                problems.append(Problem(source=source, path=where, line=line, message=f"expected {entry.expected}, got {v!r}"))
+        if len(set(map(repr, checked))) != len(checked):
+            problems.append(Problem(source=source, path=where, line=line, message=f"values repeat: {values!r}"))
+        out.append((str(path), tuple(checked)))
+    return tuple(out)
+
+
+def _workloads(raw: list[Any], source: str, base_dir: Path, problems: list[Problem]) -> tuple[WorkloadSpec, ...]:
+    out = []
+    if not raw:
+        problems.append(Problem(source=source, path="workloads", message="expected at least one workload"))
+    for i, entry in enumerate(raw):
+        path, line = f"workloads[{i}]", _line(raw, i)
+        kind = entry.get("kind")
+        schema = {"tune": TUNE_SCHEMA, "infer": INFER_SCHEMA}.get(kind) if isinstance(kind, str) else None
+        if schema is None:
+            problems.append(Problem(source=source, path=f"{path}.kind", line=line, message=f"expected tune or infer, got {kind!r}"))
+            continue
+        mine: list[Problem] = []
+        v = s.validate(entry, schema, source=source, path=path, problems=mine, parent_line=line)
+        if not mine:
+            if v.get("trace") and not Path(v["trace"]).is_absolute() and (base_dir / v["trace"]).exists():
+                v["trace"] = str(base_dir / v["trace"])
+            w = WorkloadSpec(**v)
+            try:
+                model = load_model(w.model)
+                if w.method == Method.EDGE_LLM:
+                    load_trace(w.trace or default_trace_path(w.model), model)
+            except ConfigError as exc:
+                mine += [Problem(source=source, path=path, line=line, message=f"{p}") for p in exc.problems]
+            else:
+                out.append(w)
+        problems += mine
+    labels = [w.label for w in out]
+    for lab in {x for x in labels if labels.count(x) > 1}:
+        problems.append(Problem(source=source, path="workloads", message=f"the workload '{lab}' appears twice"))
+    return tuple(out)
+
+
+def _sampler(raw: Any, source: str, line: int | None, problems: list[Problem]) -> SamplerSpec:
+    schemas = _sampler_schemas()
+    kind = raw.get("kind")
+    if kind not in schemas:
+        problems.append(Problem(source=source, path="sampler.kind", line=line,
+                                message=f"expected one of {', '.join(SAMPLERS)}, got {kind!r}"))
+        return SamplerSpec(kind="grid")
+    v = s.validate(raw, schemas[kind], source=source, path="sampler", problems=problems, parent_line=line)
+    return SamplerSpec(**v) if len(v) == len(schemas[kind]) else SamplerSpec(kind="grid")
+
+
+def load_sweep_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep spec; raise ConfigError listing every problem."""
+    p = Path(path)
+    source = display_path(p)
+    raw = load_yaml(p)
+    problems: list[Problem] = []
+    v = s.validate(raw, SPEC_SCHEMA, source=source, problems=problems)
+    if problems:
+        raise ConfigError(problems)
+    hw = v["hardware"]
+    if not Path(hw).is_absolute() and (p.parent / hw).exists():
+        hw = str(p.parent / hw)
+    try:
+        hw_path = str(resolve_hw_path(hw))
+        base, fields = load_hardware(hw_path)
+        base_names = constraint_names(fields, area_mm2(base))
+    except ConfigError as exc:
+        raise ConfigError([Problem(source=source, path="hardware", line=_line(raw, "hardware"), message=str(q))
+                           for q in exc.problems]) from None
+    params = _parameters(v["parameters"], source, problems)
+    for i, expr in enumerate(v["constraints"]):
+        try:
+            check_constraint(expr, base_names)
+        except ValueError as exc:
+            problems.append(Problem(source=source, path=f"constraints[{i}]", line=_line(raw, "constraints"),
+                                    message=f"{expr!r}: {exc}"))
+    workloads = _workloads(v["workloads"], source, p.parent, problems)
+    objectives = v["objectives"]
+    unknown = [o for o in objectives if o not in OBJECTIVES]
+    if unknown or not objectives or len(set(objectives)) != len(objectives):
+        problems.append(Problem(source=source, path="objectives", line=_line(raw, "objectives"),
+                                message=f"expected distinct names from {', '.join(OBJECTIVES)}, got {objectives!r}"))
+    sampler = _sampler(v["sampler"], source, _line(raw, "sampler"), problems)
+    if problems:
+        raise ConfigError(problems)
+    return SweepSpec(name=v["name"], source=source, hardware=hw_path, parameters=params,
+                     constraints=tuple(v["constraints"]), workloads=workloads, objectives=tuple(objectives),
+                     sampler=sampler, mapper=v["mapper"], latency_tolerance=v["latency_tolerance"])

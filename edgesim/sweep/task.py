@@ -1,0 +1,135 @@
+"""One task of a sweep: a (hardware point, workload) pair, evaluated on a dask worker into one result row.
+
+A task carries only plain data (the base accelerator's path, the point's overrides, the workload), so it pickles
+to any worker. Each worker process keeps what it loaded and searched: accelerators, models and traces are cached
+per process, and so are the schedules its searcher found (`edgesim.evaluate`), behind the disk schedule cache
+when the sweep has one. A failure of any kind is a row with status "failed" and the error's text, never a lost
+point.
+
+Units in the row: seconds, joules (and pJ), bytes, mm^2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import edgesim
+from edgesim import api
+from edgesim.arch import ArchSpec
+from edgesim.config.hardware import load_arch
+from edgesim.config.models import load_model
+from edgesim.config.sweep import WorkloadSpec
+from edgesim.config.traces import default_trace_path, load_trace
+from edgesim.cost.area import area_breakdown_mm2
+from edgesim.errors import ConfigError
+from edgesim.llm.inference import InferenceSettings
+from edgesim.llm.model import ModelShape
+from edgesim.llm.step import TuningSettings
+from edgesim.llm.trace import Trace
+from edgesim.methods import Method
+from edgesim.results import InferenceResult, MethodResult
+from edgesim.search.base import Searcher
+from edgesim.search.factory import make_mapper
+from edgesim.units import cycles_to_seconds
+
+PJ_PER_J = 1e12
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    point_id: str
+    point_key: str  # the same for every workload of one hardware point
+    hardware: str  # the base accelerator file
+    overrides: tuple[str, ...]
+    workload: WorkloadSpec
+    mapper: str
+    latency_tolerance: float
+    cache_dir: str | None
+    invalid: str = ""  # why the point is not a valid accelerator (then the task is recorded as failed, not run)
+
+
+def point_id(arch: ArchSpec, workload: WorkloadSpec, mapper: str, latency_tolerance: float) -> str:
+    """A content hash of the resolved hardware, the workload, how GEMMs are mapped and the edgesim version."""
+    blob = json.dumps({"arch": arch.fingerprint(), "workload": workload.key(), "mapper": mapper,
+                       "latency_tolerance": latency_tolerance, "edgesim": edgesim.__version__}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@lru_cache(maxsize=256)
+def _arch(hardware: str, overrides: tuple[str, ...]) -> ArchSpec:
+    return load_arch(hardware, overrides)
+
+
+@lru_cache(maxsize=32)
+def _model_and_trace(model: str, trace: str | None, needs_trace: bool) -> tuple[ModelShape, Trace | None]:
+    shape = load_model(model)
+    return shape, load_trace(trace or default_trace_path(model), shape) if needs_trace else None
+
+
+@lru_cache(maxsize=8)
+def _searcher(mapper: str, cache_dir: str | None, tolerance: float) -> Searcher:
+    return make_mapper(mapper, Path(cache_dir) if cache_dir else None, tolerance)
+
+
+def _tune_row(arch: ArchSpec, w: WorkloadSpec, r: MethodResult, tokens: int) -> dict[str, Any]:
+    peak_step = max((c for c, _ in r.steps), key=lambda c: c.memory.peak_bytes)
+    phases = {p: {"seconds": cycles_to_seconds(v["cycles"], arch.clock_mhz), "energy_j": v["energy_pj"] / PJ_PER_J}
+              for p, v in r.by_phase.items()}
+    return {"latency_s": r.seconds, "energy_pj": r.energy_pj, "peak_memory_bytes": r.peak_bytes,
+            "dram_bytes": r.dram_bytes, "tokens_per_s": tokens / r.seconds if r.seconds else None, "fits": r.fits,
+            "infeasible_ops": sum(len(c.infeasible) for c, _ in r.steps), "phases": phases,
+            "memory": dict(peak_step.memory.breakdown)}
+
+
+def _infer_row(arch: ArchSpec, w: WorkloadSpec, r: InferenceResult) -> dict[str, Any]:
+    decode_s = w.generate * r.decode_seconds_per_token
+    phases = {"prefill": {"seconds": r.prefill_seconds, "energy_j": r.prefill_energy_pj / PJ_PER_J},
+              "decode": {"seconds": decode_s, "energy_j": w.generate * r.energy_pj_per_token / PJ_PER_J}}
+    return {"latency_s": r.prefill_seconds + decode_s, "energy_pj": r.prefill_energy_pj + w.generate * r.energy_pj_per_token,
+            "peak_memory_bytes": r.peak_bytes, "dram_bytes": r.prefill_dram_bytes + w.generate * r.dram_bytes_per_token,
+            "tokens_per_s": r.tokens_per_second, "fits": r.peak_bytes <= arch.dram.capacity_bytes,
+            "infeasible_ops": len(r.infeasible_ops), "phases": phases,
+            "memory": {"weights": r.weight_bytes, "kv_cache": r.kv_cache_bytes,
+                       "workspace": r.peak_bytes - r.weight_bytes - r.kv_cache_bytes}}
+
+
+def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
+    arch = _arch(t.hardware, t.overrides)
+    w = t.workload
+    model, trace = _model_and_trace(w.model, w.trace, w.method == Method.EDGE_LLM)
+    if w.kind == "infer":
+        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=w.base_bits)
+        return arch, _infer_row(arch, w, api.infer(arch, model, inf, [trace])[0])
+    seq = w.seq or (trace.sequence_length if trace else 512)
+    batch = w.batch or (trace.batch if trace else 1)
+    st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=w.base_bits,
+                        optimizer=trace.optimizer if trace else "adam")
+    searcher = _searcher(t.mapper, t.cache_dir, t.latency_tolerance)
+    r = api.tune(arch, model, [Method(w.method)], st, trace, searcher=searcher)[0]
+    return arch, _tune_row(arch, w, r, seq * batch)
+
+
+def evaluate_task(t: Task) -> dict[str, Any]:
+    """The task's result row: objectives, area breakdown, phase and memory breakdowns, status, wall seconds."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"point_id": t.point_id, "point_key": t.point_key, "workload": t.workload.label}
+    try:
+        arch, measured = _measure(t)
+    except ConfigError as exc:
+        return {**row, "status": "failed", "error": str(exc), "wall_s": time.perf_counter() - t0}
+    except Exception as exc:  # noqa: BLE001 - a failed point records its error and the sweep goes on
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return {**row, "status": "failed", "error": last, "wall_s": time.perf_counter() - t0}
+    parts = area_breakdown_mm2(arch)
+    area = sum(parts.values())
+    energy_j = measured["energy_pj"] / PJ_PER_J
+    status = "done" if measured["fits"] and measured["infeasible_ops"] == 0 else "infeasible"
+    return {**row, **measured, "status": status, "error": "", "energy_j": energy_j, "area_mm2": area,
+            "area_breakdown": parts, "edp": measured["latency_s"] * energy_j, "wall_s": time.perf_counter() - t0}
