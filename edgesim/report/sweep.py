@@ -73,7 +73,7 @@ def pareto_text(found: list[Front], params: tuple[str, ...], fmt_name: str = "ta
 
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -151,6 +151,7 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "edgesim"  # the same report for the same results, byte for byte
     import matplotlib.pyplot as plt
 
     spec = store.spec_json()
@@ -171,7 +172,7 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
             plots_dir.mkdir(parents=True, exist_ok=True)
             for i, fig in enumerate([*figs, bfig], start=1):
                 path = plots_dir / f"workload{n}_{'breakdown' if fig is bfig else f'pair{i}'}.png"
-                fig.savefig(path, dpi=130, bbox_inches="tight")
+                fig.savefig(path, dpi=130, bbox_inches="tight", metadata={"Software": None})
                 written.append(path)
         workloads.append({"label": f.workload, "front_size": len(f.points), "competing": f.competing,
                           "hypervolume": f.hypervolume, "columns": columns, "rows": rows,
@@ -182,9 +183,10 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
             plt.close(fig)
     env = jinja2.Environment(loader=jinja2.PackageLoader("edgesim.report", "templates"), autoescape=True)
     text = env.get_template("sweep.html.j2").render(
-        name=spec["name"], description=f"base accelerator {spec['hardware']}; sampler {spec['sampler']['kind']}; "
+        name=spec["name"], description=f"base accelerator {Path(spec['hardware']).stem}; sampler {spec['sampler']['kind']}; "
         f"mapper {spec['mapper']}; {len(params)} swept parameter(s)", counts=counts, failures=failures,
-        workloads=workloads, objectives=[header(o) for o in objectives], spec_text=json.dumps(spec, indent=2),
+        workloads=workloads, objectives=[header(o) for o in objectives],
+        spec_text=json.dumps({**spec, "hardware": Path(spec["hardware"]).name}, indent=2),
         version=edgesim.__version__, db=store.path.name)
     html.write_text(text, encoding="utf-8")
     return [html, *written]
