@@ -87,7 +87,8 @@ class SamplerSpec:
 class SweepSpec:
     name: str
     source: str
-    hardware: str  # the resolved base accelerator file
+    hardware: str  # the resolved base accelerator file (what the workers load)
+    hardware_fingerprint: str  # of the base accelerator: a moved checkout still resumes; an edited file does not
     parameters: tuple[tuple[str, tuple[Any, ...]], ...]  # (field path, values) in spec order
     constraints: tuple[str, ...]
     workloads: tuple[WorkloadSpec, ...]
@@ -97,9 +98,10 @@ class SweepSpec:
     latency_tolerance: float = 0.02
 
     def to_json(self) -> str:
-        """The spec as stored with the results (the hardware path as resolved)."""
+        """The spec as stored with the results: the base accelerator by file name and fingerprint, not by path."""
         d = asdict(self)
         d.pop("source")
+        d["hardware"] = Path(self.hardware).name
         return json.dumps(d, sort_keys=True, default=list)
 
 
@@ -332,6 +334,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     sampler = _sampler(v["sampler"], source, _line(raw, "sampler"), problems)
     if problems:
         raise ConfigError(problems)
-    return SweepSpec(name=v["name"], source=source, hardware=hw_path, parameters=params,
+    return SweepSpec(name=v["name"], source=source, hardware=hw_path, hardware_fingerprint=base.fingerprint(),
+                     parameters=params,
                      constraints=tuple(v["constraints"]), workloads=workloads, objectives=tuple(objectives),
                      sampler=sampler, mapper=v["mapper"], latency_tolerance=v["latency_tolerance"])

@@ -186,7 +186,7 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
         name=spec["name"], description=f"base accelerator {Path(spec['hardware']).stem}; sampler {spec['sampler']['kind']}; "
         f"mapper {spec['mapper']}; {len(params)} swept parameter(s)", counts=counts, failures=failures,
         workloads=workloads, objectives=[header(o) for o in objectives],
-        spec_text=json.dumps({**spec, "hardware": Path(spec["hardware"]).name}, indent=2),
+        spec_text=json.dumps(spec, indent=2),
         version=edgesim.__version__, db=store.path.name)
     html.write_text(text, encoding="utf-8")
     return [html, *written]

@@ -142,3 +142,24 @@ def test_report_in_a_headless_browser(reference, tmp_path):
         body = chunk.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
         table_rows += body.count("<tr")
     assert table_rows == sum(len(f["points"]) for f in printed) > 0
+
+
+def test_a_moved_spec_and_base_still_resume_but_an_edited_base_does_not(tmp_path):
+    """The database keys the base accelerator by name and fingerprint, not by its path."""
+    import shutil as sh
+
+    from edgesim.config.builtin import HW_CONFIG_DIR
+
+    for where in ("a", "b"):
+        (tmp_path / where).mkdir()
+        sh.copy(HW_CONFIG_DIR / "edge_npu_16x16.yaml", tmp_path / where / "npu.yaml")
+        (tmp_path / where / "s.yaml").write_text(TINY_SPEC.replace("hardware: edge_npu_16x16", "hardware: npu.yaml")
+                                                 .replace("[8, 16, 32]", "[8]").replace("[8, 16]\n", "[8]\n"), encoding="utf-8")
+    db = tmp_path / "r.db"
+    edgesim("sweep", "run", str(tmp_path / "a" / "s.yaml"), "-o", str(db), "--workers", "1", "--no-cache", "--no-progress")
+    moved = edgesim("sweep", "run", str(tmp_path / "b" / "s.yaml"), "-o", str(db), "--no-cache", "--no-progress")
+    assert "ran 0 task(s)" in moved.stdout
+    edited = tmp_path / "b" / "npu.yaml"
+    edited.write_text(edited.read_text().replace("clock_mhz: 800", "clock_mhz: 900"), encoding="utf-8")
+    res = edgesim("sweep", "run", str(tmp_path / "b" / "s.yaml"), "-o", str(db), "--no-cache", "--no-progress", check=False)
+    assert res.returncode == 2 and "holds the results of a different sweep" in res.stderr
