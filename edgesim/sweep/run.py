@@ -145,7 +145,8 @@ def run_sweep(spec: SweepSpec, db: str | Path, *, scheduler: str | None = None, 
                     summary.excluded += 1
                     continue
                 pairs += [(t, r.point.as_dict()) for t in tasks_for(spec, r, cache_dir)]
-            with _bar(runner, len(pairs), spec.name):
+            pending = len({t.point_id for t, _ in pairs} - runner.done)
+            with _bar(runner, pending, spec.name):
                 runner.run(pairs)
     summary.seconds = time.perf_counter() - t0
     return summary

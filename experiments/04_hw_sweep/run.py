@@ -60,7 +60,7 @@ def main() -> int:
             df = store.frame()
             write_report(store, out / "report.html", plots_dir=out / "plots")
             params = store.params
-        csv = df.drop(columns=["area_breakdown", "phases", "memory"])
+        csv = df.drop(columns=["area_breakdown", "phases", "memory", "wall_s"])  # wall time: not reproducible
         pd.DataFrame(csv).to_csv(out / "results.csv", index=False)
         found = fronts(df, spec.objectives)
         print(pareto_text(found, params))
