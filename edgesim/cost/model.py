@@ -26,7 +26,7 @@ from edgesim.cost.systolic import compute_cycles
 from edgesim.cost.tiling import tile_geometry
 from edgesim.errors import Infeasible
 from edgesim.mapping import Mapping, MappingSet
-from edgesim.operands import operand_model
+from edgesim.operands import OperandModel, operand_model
 from edgesim.ops import Gemm
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,6 +86,35 @@ class GemmCost:
     utilization: float
 
 
+def buffer_need_bytes(op: Gemm, om: OperandModel, tm: IntArray, tn: IntArray, tk: IntArray,
+                      double_buffer: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    """Bytes of one tile's inputs (A and stored B), and the global buffer a tile needs: inputs plus partial sums,
+    twice over when double buffered. The one formula of buffer feasibility (`evaluate` and `fits`)."""
+    b_per_elem = om.b_stored_bytes / (op.k * op.n)
+    tile_in: FloatArray = tm * tk * om.a_bytes + tk * tn * b_per_elem
+    need: FloatArray = (tile_in + tm * tn * om.psum_bytes) * np.where(double_buffer, 2.0, 1.0)
+    return tile_in, need
+
+
+def registers_shortfall(arch: ArchSpec, om: OperandModel) -> str:
+    """Why a PE's registers cannot hold its operands and partial sum, or "" when they can."""
+    rf_need = om.pack * (om.a_bytes + om.b_bytes) + om.psum_bytes
+    rf = arch.registers
+    return (f"each PE needs {rf_need:g} B of registers but registers.capacity_bytes_per_pe is "
+            f"{rf.capacity_bytes:g}") if rf_need > rf.capacity_bytes else ""
+
+
+def fits(arch: ArchSpec, op: Gemm, mapping: Mapping) -> bool:
+    """Whether `mapping` is feasible: exactly `evaluate(...).feasible` for it, without counting any access."""
+    om = operand_model(arch, op)
+    if registers_shortfall(arch, om):
+        return False
+    dims = [np.minimum(np.array([t], dtype=np.int64), d) for t, d in
+            ((mapping.tile_m, op.m), (mapping.tile_n, op.n), (mapping.tile_k, op.k))]
+    _, need = buffer_need_bytes(op, om, dims[0], dims[1], dims[2], np.array([mapping.double_buffer]))
+    return bool(need[0] <= arch.global_buffer.capacity_bytes)
+
+
 def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
     """Score every candidate mapping of `op` on `arch` (see the module docstring for the formulas)."""
     om = operand_model(arch, op)
@@ -93,13 +122,9 @@ def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
     reads, writes = count_accesses(arch, op, om, g, maps)
     tm, tn, tk = g.tm, g.tn, g.tk
 
-    b_per_elem = om.b_stored_bytes / (op.k * op.n)
-    tile_in = tm * tk * om.a_bytes + tk * tn * b_per_elem
-    need = (tile_in + tm * tn * om.psum_bytes) * np.where(maps.double_buffer, 2.0, 1.0)
+    tile_in, need = buffer_need_bytes(op, om, tm, tn, tk, maps.double_buffer)
     glb, rf, dram = arch.global_buffer, arch.registers, arch.dram
-    rf_need = om.pack * (om.a_bytes + om.b_bytes) + om.psum_bytes
-    rf_reason = (f"each PE needs {rf_need:g} B of registers but registers.capacity_bytes_per_pe is "
-                 f"{rf.capacity_bytes:g}") if rf_need > rf.capacity_bytes else ""
+    rf_reason = registers_shortfall(arch, om)
     feasible = (need <= glb.capacity_bytes) & (rf_reason == "")
 
     comp = compute_cycles(arch, op, om, g, maps.dataflow).astype(np.float64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.model import evaluate
+from edgesim.cost.model import evaluate, fits
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping, MappingSet
 from edgesim.ops import Gemm
@@ -27,9 +27,6 @@ ORDER = {Dataflow.WS: "nkm", Dataflow.OS: "mnk", Dataflow.IS: "mkn"}
 AXES = {Dataflow.OS: ("k", "m", "n"), Dataflow.WS: ("m", "k", "n"), Dataflow.IS: ("n", "k", "m")}
 
 
-def _fits(arch: ArchSpec, op: Gemm, m: Mapping) -> bool:
-    ca = evaluate(arch, op, MappingSet.of([m]))
-    return bool(ca.feasible[0])
 
 
 def fixed_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow) -> Mapping | Infeasible:
@@ -43,8 +40,8 @@ def fixed_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow) -> Mapping | Inf
         return Mapping(dataflow=dataflow, tile_m=t["m"], tile_n=t["n"], tile_k=t["k"], dram_order=ORDER[dataflow])
 
     priority = (time_dim, row_dim, col_dim)
-    if not _fits(arch, op, make(tile)):
-        while not _fits(arch, op, make(tile)):
+    if not fits(arch, op, make(tile)):
+        while not fits(arch, op, make(tile)):
             shrinkable = [d for d in priority if tile[d] > 1]
             if not shrinkable:
                 ca = evaluate(arch, op, MappingSet.of([make(tile)]))
@@ -59,7 +56,7 @@ def fixed_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow) -> Mapping | Inf
         for d in priority:
             if tile[d] < size[d]:
                 trial = {**tile, d: min(size[d], tile[d] * 2)}
-                if _fits(arch, op, make(trial)):
+                if fits(arch, op, make(trial)):
                     tile, grown = trial, True
     return make(tile)
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from edgesim.config.hardware import load_arch
 from edgesim.cost import evaluate_one
 from edgesim.cost.access import LEVELS, TENSORS
-from edgesim.cost.model import evaluate
+from edgesim.cost.model import evaluate, fits
 from edgesim.errors import Infeasible
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Mapping, MappingSet
 from edgesim.ops import Gemm, WeightFormat
@@ -132,3 +132,12 @@ def test_scalar_path_equals_vectorised(name, op, maps):
             for ti, t in enumerate(TENSORS):
                 assert single.read_bytes[lv][t] == pytest.approx(float(batch.read_bytes[i, li, ti]), rel=1e-12)
                 assert single.write_bytes[lv][t] == pytest.approx(float(batch.write_bytes[i, li, ti]), rel=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=arch_names, op=gemms(), mp=mappings(), kib=st.sampled_from([1, 4, 32, 256]))
+def test_fits_is_exactly_the_cost_models_feasibility(name, op, mp, kib):
+    """`fits` (the fixed baselines' cheap check) decides as `evaluate(...).feasible` does, at buffer sizes where
+    both answers occur."""
+    arch = load_arch(name, [f"global_buffer.capacity_kib={kib}"])
+    assert fits(arch, op, mp) == bool(evaluate(arch, op, MappingSet.of([mp])).feasible[0])
