@@ -16,9 +16,10 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,17 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     # (6.8-10.4 s against 4.6-5.9 s, measured). Our LocalCluster's workers start without it.
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                         silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+    # Ctrl-C reaches every process of the terminal's group: the worker processes start with SIGINT ignored (they
+    # inherit it) so that only this process handles it, cancels the tasks and closes the cluster, without their
+    # tracebacks
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with cluster, Client(cluster) as client:
         yield client
 
 
@@ -161,21 +170,10 @@ def run_sweep(spec: SweepSpec, db: str | Path, *, scheduler: str | None = None, 
 
 
 @contextmanager
-def _client_scope(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+def _client_scope(scheduler: str | None, workers: int | None) -> Iterator[Callable[[], Any]]:
     """A factory that starts the cluster on first use (a fully resumed sweep starts none) and closes it after."""
-    stack: list[Any] = []
-
-    def factory() -> Any:
-        cm = dask_client(scheduler, workers)
-        client = cm.__enter__()
-        stack.append(cm)
-        return client
-
-    try:
-        yield factory
-    finally:
-        for cm in reversed(stack):
-            cm.__exit__(None, None, None)
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(dask_client(scheduler, workers))
 
 
 @contextmanager

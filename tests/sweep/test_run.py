@@ -163,3 +163,23 @@ def test_a_moved_spec_and_base_still_resume_but_an_edited_base_does_not(tmp_path
     edited.write_text(edited.read_text().replace("clock_mhz: 800", "clock_mhz: 900"), encoding="utf-8")
     res = edgesim("sweep", "run", str(tmp_path / "b" / "s.yaml"), "-o", str(db), "--no-cache", "--no-progress", check=False)
     assert res.returncode == 2 and "holds the results of a different sweep" in res.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line_and_the_rerun_completes_identically(reference, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it: one line, status 130, no traceback from
+    the CLI or its cluster's processes; the rerun resumes to the uninterrupted run's rows."""
+    spec, ref = reference
+    db = tmp_path / "int.db"
+    cmd = [sys.executable, "-m", "edgesim", "sweep", "run", str(spec), "-o", str(db), "--workers", "1", "--no-cache",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while count(db) < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "edgesim: interrupted (finished sweep rows are saved; rerun to resume)\n"
+    assert 5 <= count(db) < TASKS
+    edgesim("sweep", "run", str(spec), "-o", str(db), "--workers", "1", "--no-cache", "--no-progress")
+    assert rows(db) == rows(ref)
