@@ -78,7 +78,7 @@ def _searcher(mapper: str, cache_dir: str | None, tolerance: float) -> Searcher:
     return make_mapper(mapper, Path(cache_dir) if cache_dir else None, tolerance)
 
 
-def _tune_row(arch: ArchSpec, w: WorkloadSpec, r: MethodResult, tokens: int) -> dict[str, Any]:
+def _tune_row(arch: ArchSpec, r: MethodResult, tokens: int) -> dict[str, Any]:
     peak_step = max((c for c, _ in r.steps), key=lambda c: c.memory.peak_bytes)
     phases = {p: {"seconds": cycles_to_seconds(v["cycles"], arch.clock_mhz), "energy_j": v["energy_pj"] / PJ_PER_J}
               for p, v in r.by_phase.items()}
@@ -113,7 +113,7 @@ def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
                         optimizer=trace.optimizer if trace else "adam")
     searcher = _searcher(t.mapper, t.cache_dir, t.latency_tolerance)
     r = api.tune(arch, model, [Method(w.method)], st, trace, searcher=searcher)[0]
-    return arch, _tune_row(arch, w, r, seq * batch)
+    return arch, _tune_row(arch, r, seq * batch)
 
 
 def evaluate_task(t: Task) -> dict[str, Any]:
