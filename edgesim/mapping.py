@@ -83,6 +83,10 @@ class MappingSet:
             double_buffer=np.array([m.double_buffer for m in mappings], dtype=bool),
         )
 
+    def select(self, idx: IntArray) -> MappingSet:
+        """The candidates at these indices, in that order."""
+        return MappingSet(self.dataflow[idx], self.tile_m[idx], self.tile_n[idx], self.tile_k[idx], self.order[idx],
+                          self.double_buffer[idx])
 
     def mapping(self, i: int) -> Mapping:
         return Mapping(dataflow=DATAFLOWS[int(self.dataflow[i])], tile_m=int(self.tile_m[i]),

@@ -128,6 +128,28 @@ class Mapspace:
         return MappingSet(dataflow=df[idx[0]], tile_m=tiles[0][idx[1]], tile_n=tiles[1][idx[2]],
                           tile_k=tiles[2][idx[3]], order=idx[4].astype(np.int64), double_buffer=db[idx[5]])
 
+    @property
+    def tile_count(self) -> int:
+        """Distinct (dataflow, tile m, tile n, tile k) choices: the candidates up to loop order and double buffering."""
+        return int(np.prod(np.array(self.shape[:4], dtype=np.int64)))
+
+    def tiles_at(self, tflat: IntArray) -> MappingSet:
+        """The (dataflow, tile) choices with these flat indices (C order over shape[:4]), each with the first loop
+        order and single buffering."""
+        idx = np.unravel_index(tflat, self.shape[:4])
+        df = np.array([DATAFLOWS.index(d) for d in self.dataflows], dtype=np.int64)
+        tiles = [np.array(d.tiles, dtype=np.int64) for d in self.dims]
+        zero = np.zeros(len(tflat), dtype=np.int64)
+        return MappingSet(dataflow=df[idx[0]], tile_m=tiles[0][idx[1]], tile_n=tiles[1][idx[2]],
+                          tile_k=tiles[2][idx[3]], order=zero, double_buffer=zero.astype(bool))
+
+    def expand(self, tflat: IntArray) -> IntArray:
+        """Flat candidate indices of every loop order and double-buffer choice of these (dataflow, tile) choices;
+        ascending if `tflat` is."""
+        inner = self.size // self.tile_count if self.tile_count else 0
+        out: IntArray = (tflat[:, None] * inner + np.arange(inner, dtype=np.int64)).ravel()
+        return out
+
     def chunks(self, chunk_size: int) -> Iterator[MappingSet]:
         """The whole mapspace, `chunk_size` candidates at a time (memory stays bounded)."""
         for start in range(0, self.size, chunk_size):

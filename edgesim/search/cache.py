@@ -31,7 +31,9 @@ from edgesim.ops import Gemm
 from edgesim.search.base import Searcher, SearchResult
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "edgesim" / "schedules"
-FORMAT_VERSION = 1
+# 2: the latency band's pool keeps every in-band candidate; entries of version 1 could hold a band answer that the
+# old per-offer truncation chose, so they are searched again
+FORMAT_VERSION = 2
 
 
 def signature_key(op: Gemm) -> str:

@@ -16,6 +16,7 @@ from edgesim.arch import ArchSpec
 from edgesim.cost.model import CostArrays, evaluate, evaluate_one
 from edgesim.errors import Infeasible
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow, Mapping, MappingSet, grid
+from edgesim.mapspace import Mapspace
 from edgesim.ops import Gemm
 from edgesim.search.base import SearchResult
 
@@ -35,6 +36,13 @@ def candidate_grid(arch: ArchSpec, op: Gemm, dataflows: list[Dataflow] | None = 
     dfs = [DATAFLOWS.index(d) for d in (dataflows or list(DATAFLOWS))]
     return grid(dfs, tile_choices(op.m, base), tile_choices(op.n, base), tile_choices(op.k, base),
                 list(range(len(LOOP_ORDERS))), [True, False])
+
+
+def grid_within(arch: ArchSpec, op: Gemm, space: Mapspace) -> bool:
+    """Whether every candidate of the heuristic's grid is in `space` (then the heuristic mapping is too)."""
+    base = min(arch.pe_array.rows, arch.pe_array.cols)
+    return (set(DATAFLOWS) <= set(space.dataflows) and {True, False} <= set(space.double_buffer)
+            and all(set(tile_choices(d.size, base)) <= set(d.tiles) for d in space.dims))
 
 
 def best_index(ca: CostArrays) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import CostArrays, evaluate_one
@@ -13,18 +14,19 @@ from edgesim.mapping import Mapping, MappingSet
 from edgesim.ops import Gemm
 from edgesim.search.base import SearchResult
 
-POOL_PER_OFFER = 256
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(slots=True)
 class Incumbent:
     """The answer of a search: among candidates within `tolerance` of the fewest cycles (and never slower
-    than `cap`, the best fixed-dataflow baseline offered), the one with the least energy.
+    than `cap`, the best fixed-dataflow baseline offered), the one with the least energy; on a tie in energy,
+    fewer cycles, then the candidate offered first.
 
     With tolerance 0 this is fewest cycles, then least energy. A latency-only choice can trade 1% of
     cycles for several times the DRAM traffic; a tolerance band (e.g. 0.02) lets energy decide between
-    near-equal schedules. Each offer keeps its own band's lowest-energy candidates (any candidate inside
-    the final band is inside its offer's band).
+    near-equal schedules. The pool keeps every feasible candidate offered within the band of the fastest seen
+    so far: the final band is never wider, so the answer is exact, whatever the order and grouping of offers.
     """
 
     cycles: float = float("inf")  # the fewest cycles seen
@@ -34,7 +36,7 @@ class Incumbent:
     min_need_bytes: float = float("inf")
     cap: float = float("inf")
     tolerance: float = 0.0
-    pool: list[tuple[float, float, Mapping]] = field(default_factory=list)
+    pool: list[tuple[FloatArray, FloatArray, MappingSet]] = field(default_factory=list)  # cycles, pJ, candidates
 
     def offer(self, maps: MappingSet, ca: CostArrays, *, baseline: bool = False) -> None:
         if ca.rf_infeasible:
@@ -48,20 +50,30 @@ class Incumbent:
         cyc, en = ca.total_cycles[idx], ca.energy_pj[idx]
         i = int(idx[np.lexsort((en, cyc))[0]])
         c, e = float(ca.total_cycles[i]), float(ca.energy_pj[i])
-        if (c, e) < (self.cycles, self.energy):
-            self.cycles, self.energy, self.mapping = c, e, maps.mapping(i)
         if baseline:
             self.cap = min(self.cap, float(cyc.min()))
-        band = idx[cyc <= cyc.min() * (1 + self.tolerance)]
-        keep = band[np.argsort(ca.energy_pj[band], kind="stable")[:POOL_PER_OFFER]]
-        self.pool += [(float(ca.total_cycles[j]), float(ca.energy_pj[j]), maps.mapping(int(j))) for j in keep]
+        band = self.cycles * (1 + self.tolerance)
+        if (c, e) < (self.cycles, self.energy):
+            self.cycles, self.energy, self.mapping = c, e, maps.mapping(i)
+            band = self.cycles * (1 + self.tolerance)
+            self.pool = [(pc[k], pe[k], pm.select(k)) for pc, pe, pm in self.pool
+                         if (k := np.flatnonzero(pc <= band)).size]
+        keep = idx[cyc <= band]
+        if keep.size:
+            self.pool.append((ca.total_cycles[keep], ca.energy_pj[keep], maps.select(keep)))
 
     def choice(self) -> Mapping | None:
         if self.mapping is None:
             return None
         limit = min(self.cycles * (1 + self.tolerance), max(self.cap, self.cycles))
-        inside = [x for x in self.pool if x[0] <= limit]
-        return min(inside, key=lambda x: (x[1], x[0]))[2] if inside else self.mapping
+        best: tuple[float, float, Mapping] | None = None
+        for pc, pe, pm in self.pool:
+            inside = np.flatnonzero(pc <= limit)
+            if inside.size:
+                j = int(inside[np.lexsort((pc[inside], pe[inside]))[0]])
+                if best is None or (float(pe[j]), float(pc[j])) < best[:2]:
+                    best = (float(pe[j]), float(pc[j]), pm.mapping(j))
+        return best[2] if best else self.mapping
 
     def result(self, arch: ArchSpec, op: Gemm, searcher: str, seconds: float, candidates: int) -> SearchResult | Infeasible:
         if self.mapping is None:

@@ -21,6 +21,10 @@ $E simulate --gemm 512,4096,4096 --dataflow ws --format csv > $out/sim_gemm.csv
 $E schedule --layer llama7b --searcher exhaustive --format json --no-cache -o $out/mappings.json > $out/schedule.json
 $E simulate --layer llama7b --mappings $out/mappings.json --format json > $out/sim_mappings.json
 $E schedule --gemm 512,4096,4096 --searcher fixed-ws --no-cache --format json > $out/schedule_fixed.json
+$E tune --compare lora,edge-llm --set pe_array.rows=32 --set pe_array.cols=8 --set global_buffer.capacity_kib=128 --format json --no-cache > $out/tune_small_glb.json
+$E tune --compare qlora,edge-llm --hw bitfusion_32x16 --format json --no-cache > $out/tune_bitfusion.json
+$E tune --compare lora,edge-llm --hw mobile_npu_32x32 --latency-tolerance 0 --format json --no-cache > $out/tune_mobile_tol0.json
+$E tune --method edge-llm --mapper exhaustive --set dram.bandwidth_gb_per_s=102.4 --latency-tolerance 0.1 --format json --no-cache > $out/tune_exh_tol10.json
 $E infer --format json > $out/infer.json
 $E infer > $out/infer.txt
 $E simulate --set pe_array.rows=0 > $out/err1.txt 2>&1; echo "rc $?" >> $out/err1.txt

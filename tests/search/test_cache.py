@@ -10,7 +10,7 @@ from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow
 from edgesim.ops import Gemm
 from edgesim.search.base import SearchResult
-from edgesim.search.cache import CachedSearcher, ScheduleCache, cache_key
+from edgesim.search.cache import FORMAT_VERSION, CachedSearcher, ScheduleCache, cache_key
 from edgesim.search.exhaustive import ExhaustiveSearcher
 from edgesim.search.fixed import FixedSearcher
 
@@ -66,8 +66,10 @@ def test_corrupt_files_are_misses_and_get_rewritten(tmp_path, small_arch):
     settings = {"searcher": "counting"}
     path = ScheduleCache(tmp_path).path(cache_key(small_arch, OP, settings))
     tmp_path.mkdir(exist_ok=True)
-    for garbage in ("{not json", json.dumps({"version": 1, "key": "wrong"}),
-                    json.dumps({"version": 1, "key": path.stem, "result": {"mapping": {"dataflow": "xx"}}}), "\x00\xff"):
+    for garbage in ("{not json", json.dumps({"version": FORMAT_VERSION, "key": "wrong"}),
+                    json.dumps({"version": FORMAT_VERSION - 1, "key": path.stem}),
+                    json.dumps({"version": FORMAT_VERSION, "key": path.stem, "result": {"mapping": {"dataflow": "xx"}}}),
+                    "\x00\xff"):
         path.write_text(garbage, encoding="latin-1")
         cache = ScheduleCache(tmp_path)
         inner = Counting()
