@@ -27,6 +27,8 @@ from edgesim.sim.pipeline import SimResult, simulate
 DENSITY_STEP = 1 / 32  # ops whose weight densities round up to the same step share one mapping search
 
 _SEARCHED: dict[tuple[ArchSpec, Gemm, str], Mapping | Infeasible] = {}
+_HEURISTIC = HeuristicSearcher()  # the default mapper, one instance so its settings are serialised once
+_SETTINGS: dict[int, tuple[Searcher, str]] = {}  # id -> (the searcher, kept alive so the id stays its own; settings JSON)
 
 
 def mapping_key(op: Gemm) -> Gemm:
@@ -46,7 +48,10 @@ def mapping_key(op: Gemm) -> Gemm:
 
 def shared_mapping(arch: ArchSpec, op: Gemm, searcher: Searcher) -> Mapping | Infeasible:
     """The searcher's mapping for `mapping_key(op)`, found once per process and searcher settings."""
-    key = (arch, mapping_key(op), json.dumps(searcher.settings(), sort_keys=True, default=str))
+    known = _SETTINGS.get(id(searcher))
+    if known is None or known[0] is not searcher:
+        known = _SETTINGS[id(searcher)] = (searcher, json.dumps(searcher.settings(), sort_keys=True, default=str))
+    key = (arch, mapping_key(op), known[1])
     if key not in _SEARCHED:
         res = searcher.best(arch, key[1])
         _SEARCHED[key] = res if isinstance(res, Infeasible) else res.mapping
@@ -56,13 +61,14 @@ def shared_mapping(arch: ArchSpec, op: Gemm, searcher: Searcher) -> Mapping | In
 def clear_caches() -> None:
     """Forget every mapping and simulation found in this process (benchmarks time cold runs with it)."""
     _SEARCHED.clear()
+    _SETTINGS.clear()
     _cached_simulation.cache_clear()
 
 
 def map_and_evaluate(arch: ArchSpec, op: Gemm, *, mapping: Mapping | None = None,
                      searcher: Searcher | None = None) -> GemmCost | Infeasible:
     """Cost of `op` under `mapping`, else under the (shared) mapping of `searcher` (default: the heuristic grid)."""
-    chosen = mapping if mapping is not None else shared_mapping(arch, op, searcher or HeuristicSearcher())
+    chosen = mapping if mapping is not None else shared_mapping(arch, op, searcher or _HEURISTIC)
     if isinstance(chosen, Infeasible):
         return chosen
     return evaluate_one(arch, op, chosen)

@@ -111,15 +111,16 @@ def registers_shortfall(arch: ArchSpec, om: OperandModel) -> str:
             f"{rf.capacity_bytes:g}") if rf_need > rf.capacity_bytes else ""
 
 
-def fits(arch: ArchSpec, op: Gemm, mapping: Mapping) -> bool:
-    """Whether `mapping` is feasible: exactly `evaluate(...).feasible` for it, without counting any access."""
-    om = operand_model(arch, op)
+def fits(arch: ArchSpec, op: Gemm, mapping: Mapping, om: OperandModel | None = None) -> bool:
+    """Whether `mapping` is feasible: exactly `evaluate(...).feasible` for it, without counting any access.
+    `om`, if given, is `operand_model(arch, op)` (callers testing many mappings of one op compute it once)."""
+    om = om or operand_model(arch, op)
     if registers_shortfall(arch, om):
         return False
-    dims = [np.minimum(np.array([t], dtype=np.int64), d) for t, d in
-            ((mapping.tile_m, op.m), (mapping.tile_n, op.n), (mapping.tile_k, op.k))]
-    _, need = buffer_need_bytes(op, om, dims[0], dims[1], dims[2], np.array([mapping.double_buffer]))
-    return bool(need[0] <= arch.global_buffer.capacity_bytes)
+    tm, tn, tk = (np.array(min(t, d), dtype=np.int64) for t, d in
+                  ((mapping.tile_m, op.m), (mapping.tile_n, op.n), (mapping.tile_k, op.k)))
+    _, need = buffer_need_bytes(op, om, tm, tn, tk, np.array(mapping.double_buffer))
+    return bool(need <= arch.global_buffer.capacity_bytes)
 
 
 def compute_bound(arch: ArchSpec, op: Gemm, maps: MappingSet) -> tuple[FloatArray, FloatArray]:

@@ -18,6 +18,7 @@ from edgesim.arch import ArchSpec
 from edgesim.cost.model import evaluate, fits
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping, MappingSet
+from edgesim.operands import operand_model
 from edgesim.ops import Gemm
 from edgesim.search.base import SearchResult
 from edgesim.search.incumbent import Incumbent
@@ -40,8 +41,9 @@ def fixed_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow) -> Mapping | Inf
         return Mapping(dataflow=dataflow, tile_m=t["m"], tile_n=t["n"], tile_k=t["k"], dram_order=ORDER[dataflow])
 
     priority = (time_dim, row_dim, col_dim)
-    if not fits(arch, op, make(tile)):
-        while not fits(arch, op, make(tile)):
+    om = operand_model(arch, op)
+    if not fits(arch, op, make(tile), om):
+        while not fits(arch, op, make(tile), om):
             shrinkable = [d for d in priority if tile[d] > 1]
             if not shrinkable:
                 ca = evaluate(arch, op, MappingSet.of([make(tile)]))
@@ -56,7 +58,7 @@ def fixed_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow) -> Mapping | Inf
         for d in priority:
             if tile[d] < size[d]:
                 trial = {**tile, d: min(size[d], tile[d] * 2)}
-                if fits(arch, op, make(trial)):
+                if fits(arch, op, make(trial), om):
                     tile, grown = trial, True
     return make(tile)
 
