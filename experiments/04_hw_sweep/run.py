@@ -5,7 +5,7 @@ Run:  python experiments/04_hw_sweep/run.py [--quick] [--out DIR] [--workers N]
 Full: sweep.yaml, a 4 x 4 x 6 x 3 grid of array rows, columns, buffer KiB and DRAM GB/s under two constraints
 (rows x cols <= 2048, area <= 8 mm^2), both workloads with the scheduled mapper (auto); results/ beside this file
 (results.csv, report.html, plots/; the SQLite database too, not committed). It resumes if interrupted.
---quick: sweep_quick.yaml on the tiny model with the heuristic mapper (seconds), into a temporary folder unless
+--quick: sweep_quick.yaml on the tiny model (seconds), into a temporary folder unless
 --out is given, so CI never touches the committed results.
 Prints the sweep's counts, each workload's front, and the comparisons the README states.
 """
