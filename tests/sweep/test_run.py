@@ -81,6 +81,21 @@ def test_two_worker_cluster_gives_the_default_runs_results(reference, tmp_path):
     assert rows(tmp_path / "two.db") == rows(ref) == rows(one)
 
 
+def test_an_existing_cluster_by_address_gives_the_default_runs_results(reference, tmp_path):
+    """`--scheduler tcp://HOST:PORT`: the tasks run on a cluster the CLI did not start (and does not stop)."""
+    from dask.distributed import Client, LocalCluster
+
+    spec, ref = reference
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        edgesim("sweep", "run", str(spec), "-o", str(tmp_path / "remote.db"), "--scheduler", cluster.scheduler_address,
+                "--no-cache", "--no-progress")
+        assert client.run(lambda: "alive")  # the cluster outlives the sweep
+        ran = client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.executed_count)
+    assert rows(tmp_path / "remote.db") == rows(ref)
+    assert sum(ran.values()) >= TASKS  # its worker, not a cluster of the CLI's own, ran the tasks
+
+
 def test_rows_equal_edgesim_tune_for_the_same_settings(reference):
     _, ref = reference
     con = sqlite3.connect(ref)
