@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import GemmCost
@@ -19,6 +20,13 @@ from edgesim.ops import Gemm, Op
 from edgesim.search.base import SearchResult
 from edgesim.sim.pipeline import CAUSES, SimResult
 from edgesim.units import cycles_to_seconds
+
+
+class InfeasibleOp(NamedTuple):
+    """An op no mapping can run on the hardware, and why. Figures that leave it out are incomplete."""
+
+    name: str
+    reason: str
 
 
 class Engine(StrEnum):
@@ -104,7 +112,7 @@ class StepCost:
     by_layer: dict[int, float]  # layer -> cycles (-1: embedding, heads, loss, optimizer)
     memory: MemoryReport
     ops: int
-    infeasible: tuple[str, ...]
+    infeasible: tuple[InfeasibleOp, ...]  # left out of cycles, energy and traffic above
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,11 @@ class MethodResult:
     by_phase: dict[str, dict[str, float]]
     trainable_params: int
     fits: bool
+
+    @property
+    def infeasible_ops(self) -> tuple[InfeasibleOp, ...]:
+        """Every op of any phase that cannot run (once per name): the totals above leave them out."""
+        return tuple({o.name: o for c, _ in self.steps for o in c.infeasible}.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +148,8 @@ class InferenceResult:
     exits: tuple[int, ...]
     prefill_dram_bytes: float
     dram_bytes_per_token: float  # mean over the generated tokens
-    infeasible_ops: tuple[str, ...]  # ops no mapping fits (left out of the figures above)
+    infeasible_ops: tuple[InfeasibleOp, ...]  # ops no mapping fits (left out of the figures above)
+    ops: int  # ops of one forward pass
 
 
 @dataclass(frozen=True, slots=True)

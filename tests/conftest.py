@@ -1,13 +1,28 @@
-"""Shared fixtures: paths resolve relative to this file, never the working directory."""
+"""Shared fixtures: paths resolve relative to this file, never the working directory.
+
+The tests write only to temporary directories: before anything imports edgesim, HOME (and XDG_CACHE_HOME) point
+to a fresh temporary directory, removed at exit, so the default schedule cache (~/.cache/edgesim) of the user
+running the tests is never read or written, by this process or by the CLI subprocesses that inherit the
+environment. Hypothesis keeps no example database in the repository.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import pytest
+_HOME = tempfile.mkdtemp(prefix="edgesim-tests-home-")
+os.environ["HOME"] = _HOME
+os.environ["XDG_CACHE_HOME"] = os.path.join(_HOME, ".cache")
+os.environ["MPLCONFIGDIR"] = os.path.join(_HOME, ".config", "matplotlib")
+atexit.register(shutil.rmtree, _HOME, True)
 
-from edgesim.config.hardware import load_arch
+import pytest  # noqa: E402
+
+from edgesim.config.hardware import load_arch  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,6 +62,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
 # CI runs the property tests with a fixed seed so a red run is reproducible; locally they explore freely.
 from hypothesis import settings as _hyp_settings  # noqa: E402
 
-_hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    _hyp_settings.load_profile("ci")
+_hyp_settings.register_profile("local", database=None)
+_hyp_settings.register_profile("ci", derandomize=True, print_blob=True, database=None)
+_hyp_settings.load_profile("ci" if os.environ.get("CI") else "local")

@@ -6,8 +6,9 @@ A bad value is a `ConfigError` naming the flag, the value and what was expected 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
-from edgesim.errors import ConfigError, Problem
+from edgesim.errors import ConfigError, InfeasibleWork, Problem
 from edgesim.results import Engine
 
 
@@ -18,6 +19,20 @@ def bad(flag: str, message: str) -> ConfigError:
 def require_positive(flag: str, value: int | float) -> None:
     if value < 1:
         raise bad(flag, f"expected a positive integer, got {value}")
+
+
+def add_infeasible_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-infeasible", action="store_true",
+                   help="report even if some ops cannot run on the hardware: their totals are marked INCOMPLETE and "
+                        "no ratio between methods is printed (default: such work is an error naming the ops)")
+
+
+def refuse_infeasible(args: argparse.Namespace, hardware: str,
+                      groups: list[tuple[str, int, Sequence[tuple[str, str]]]]) -> None:
+    """Raise `InfeasibleWork` if any group has ops that cannot run, unless --allow-infeasible was given."""
+    bad_groups = [(label, total, list(ops)) for label, total, ops in groups if ops]
+    if bad_groups and not args.allow_infeasible:
+        raise InfeasibleWork(hardware, bad_groups)
 
 
 def add_hw_args(p: argparse.ArgumentParser) -> None:

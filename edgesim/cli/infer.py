@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from edgesim import api
-from edgesim.cli.args import add_engine_arg, add_hw_args, bad, require_positive, split_list
+from edgesim.cli.args import (
+    add_engine_arg,
+    add_hw_args,
+    add_infeasible_arg,
+    bad,
+    refuse_infeasible,
+    require_positive,
+    split_list,
+)
 from edgesim.config.hardware import load_arch
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
@@ -26,6 +34,7 @@ def add_parser(sub: Any) -> None:
     inf.add_argument("--generate", type=int, default=128, help="generated tokens (default 128)")
     inf.add_argument("--base-bits", type=int, default=16)
     add_engine_arg(inf)
+    add_infeasible_arg(inf)
     inf.add_argument("--format", choices=["table", "json"], default="table")
     inf.add_argument("-o", "--output", metavar="FILE")
 
@@ -42,6 +51,7 @@ def run(args: argparse.Namespace) -> str:
     traces: list[Trace | None] = [load_trace(args.trace or str(default_trace_path(args.model)), model)
                                   if m == "edge-llm" else None for m in methods]
     results = api.infer(arch, model, st, traces, engine=Engine(args.engine))
+    refuse_infeasible(args, arch.name, [(r.label, r.ops, r.infeasible_ops) for r in results])
     if args.format == "json":
         return inference.to_json(arch, model, st, results)
     return inference.to_table(arch, model, st, results)

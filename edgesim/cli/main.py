@@ -1,6 +1,7 @@
 """The `edgesim` command: build the parser from each subcommand's module, dispatch, print or write the report.
 
-`main(argv) -> int` is the only place that sets up logging and turns a `ConfigError` into exit status 2.
+`main(argv) -> int` is the only place that sets up logging and turns a `ConfigError` (bad input) or an
+`InfeasibleWork` (ops the hardware cannot run, without --allow-infeasible) into exit status 2.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgesim.cli import infer, schedule, simulate, sweep, trace, tune
-from edgesim.errors import ConfigError
+from edgesim.errors import ConfigError, InfeasibleWork
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "simulate": simulate.run, "tune": tune.run, "infer": infer.run, "schedule": schedule.run, "trace": trace.run,
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         text = COMMANDS[args.command](args)
-    except ConfigError as exc:
+    except (ConfigError, InfeasibleWork) as exc:
         print(f"edgesim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,12 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.api import simulate_ops
-from edgesim.cli.args import add_engine_arg, add_hw_args, add_output_args, bad, require_positive
+from edgesim.cli.args import (
+    add_engine_arg,
+    add_hw_args,
+    add_infeasible_arg,
+    add_output_args,
+    bad,
+    refuse_infeasible,
+    require_positive,
+)
 from edgesim.config.builtin import DEFAULT_WORKLOAD
 from edgesim.config.hardware import load_arch
 from edgesim.config.mappings import load_mappings
 from edgesim.config.models import load_model
 from edgesim.config.workloads import load_gemm_workload, parse_gemm_arg
+from edgesim.errors import Infeasible
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
 from edgesim.mapping import Dataflow
 from edgesim.ops import Op
@@ -37,6 +46,7 @@ def add_parser(sub: Any) -> None:
                                                         "signature); ops not in it get the heuristic mapping")
     add_engine_arg(sim, default=None)
     sim.add_argument("--timeline", metavar="FILE", help="write the op/layer timeline (.png picture or .csv); implies --engine sim")
+    add_infeasible_arg(sim)
     add_output_args(sim)
 
 
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace) -> str:
                        dataflow=Dataflow(args.dataflow) if args.dataflow else None,
                        max_events=300 if len(ops) > 1 else 3000,
                        mappings=load_mappings(args.mappings) if args.mappings else None)
+    refuse_infeasible(args, arch.name, [(name, len(res.results), [(r.op.name, r.cost.reason) for r in res.infeasible
+                                                                  if isinstance(r.cost, Infeasible)])])
     if args.timeline:
         _write_timeline(res, args.timeline)
     return {"table": simulation.to_table, "csv": simulation.to_csv, "json": simulation.to_json}[args.format](res)

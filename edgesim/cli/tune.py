@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from edgesim import api
-from edgesim.cli.args import add_engine_arg, add_hw_args, add_output_args, bad, require_positive, split_list
+from edgesim.cli.args import (
+    add_engine_arg,
+    add_hw_args,
+    add_infeasible_arg,
+    add_output_args,
+    bad,
+    refuse_infeasible,
+    require_positive,
+    split_list,
+)
 from edgesim.config.builtin import display_path
 from edgesim.config.hardware import load_arch
 from edgesim.config.models import load_model
@@ -44,6 +53,7 @@ def add_parser(sub: Any) -> None:
                       help=f"schedule cache (default {DEFAULT_CACHE_DIR})")
     tune.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
     tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
+    add_infeasible_arg(tune)
     add_output_args(tune)
 
 
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> str:
     engine = Engine(args.engine)
     searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
     results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher)
+    refuse_infeasible(args, arch.name, [(str(r.method), max(c.ops for c, _ in r.steps), r.infeasible_ops)
+                                        for r in results])
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper}
     if args.format == "json":

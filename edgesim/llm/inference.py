@@ -25,7 +25,7 @@ from edgesim.llm.model import ModelShape
 from edgesim.llm.trace import LayerPolicy, Trace
 from edgesim.operands import operand_model
 from edgesim.ops import Gemm, Op, VectorKind, VectorOp
-from edgesim.results import Engine, InferenceResult
+from edgesim.results import Engine, InfeasibleOp, InferenceResult
 from edgesim.units import bits_to_bytes, cycles_to_seconds
 
 
@@ -79,14 +79,14 @@ def pass_ops(model: ModelShape, policies: list[LayerPolicy], lora: int, exits: t
     return ops + _heads(model, exits, 1, head_bits, vb)  # logits only for the position being generated
 
 
-def _run(arch: ArchSpec, ops: list[Op], engine: Engine) -> tuple[float, float, float, list[str]]:
-    """Cycles, energy (pJ) and DRAM bytes of the feasible ops, and the names of the infeasible ones."""
+def _run(arch: ArchSpec, ops: list[Op], engine: Engine) -> tuple[float, float, float, list[InfeasibleOp]]:
+    """Cycles, energy (pJ) and DRAM bytes of the feasible ops, and the infeasible ones."""
     cycles = energy = dram = 0.0
     infeasible = []
     for op in ops:
         r = run_op(arch, op, engine, max_events=0)
         if isinstance(r.cost, Infeasible):
-            infeasible.append(op.name)
+            infeasible.append(InfeasibleOp(op.name, r.cost.reason))
             continue
         cycles += r.total_cycles
         energy += r.cost.energy_pj
@@ -105,14 +105,14 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
         policies, lora = list(trace.policies), st.lora_rank
         exits, label = trace.exit_layers, f"edge-llm (adapter stream, {len(trace.exit_layers)} voting exits)"
     head_bits = min(st.base_bits, max(p.w_bits for p in policies))
-    pre_c, pre_e, pre_d, infeasible = _run(arch, pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits,
-                                                         st.vector_bits), engine)
+    prefill = pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits, st.vector_bits)
+    pre_c, pre_e, pre_d, infeasible = _run(arch, prefill, engine)
     dec_c = dec_e = dec_d = 0.0
     points = [st.prompt + round((i + 0.5) * st.generate / samples) for i in range(samples)]
     for ctx in points:
         c, e, d, bad = _run(arch, pass_ops(model, policies, lora, exits, 1, ctx, head_bits, st.vector_bits), engine)
         dec_c, dec_e, dec_d = dec_c + c / samples, dec_e + e / samples, dec_d + d / samples
-        infeasible += [name for name in bad if name not in infeasible]
+        infeasible += [o for o in bad if o.name not in {x.name for x in infeasible}]
     weights = float(model.vocab * model.hidden * bits_to_bytes(st.base_bits))  # embedding table
     weights += len(exits) * model.vocab * model.hidden * bits_to_bytes(head_bits)
     for layer, pol in enumerate(policies):
@@ -127,4 +127,5 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
                            decode_seconds_per_token=dec_s, tokens_per_second=1.0 / dec_s if dec_s else 0.0,
                            energy_pj_per_token=dec_e, prefill_energy_pj=pre_e, weight_bytes=weights, kv_cache_bytes=kv,
                            peak_bytes=weights + kv + workspace, exits=exits, prefill_dram_bytes=pre_d,
-                           dram_bytes_per_token=dec_d, infeasible_ops=tuple(infeasible))
+                           dram_bytes_per_token=dec_d, infeasible_ops=tuple(infeasible),
+                           ops=len(prefill))

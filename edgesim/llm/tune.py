@@ -11,13 +11,14 @@ import time
 from collections import defaultdict
 
 from edgesim.arch import ArchSpec
+from edgesim.errors import Infeasible
 from edgesim.evaluate import run_op
 from edgesim.llm.memory import check_order, peak_memory
 from edgesim.llm.model import ModelShape
 from edgesim.llm.step import TuningSettings, TuningStep, expand_step
 from edgesim.llm.trace import Trace, check_against
 from edgesim.methods import Method, Phase
-from edgesim.results import Engine, MethodResult, StepCost
+from edgesim.results import Engine, InfeasibleOp, MethodResult, StepCost
 from edgesim.search.base import Searcher
 from edgesim.units import cycles_to_seconds
 
@@ -36,18 +37,18 @@ def cost_step(arch: ArchSpec, step: TuningStep, engine: Engine = Engine.ANALYTIC
     cycles = energy = dram = 0.0
     for node in step.nodes:
         r = run_op(arch, node.op, engine, max_events=0, searcher=searcher)
-        if not r.feasible:
-            infeasible.append(node.op.name)
+        if isinstance(r.cost, Infeasible):
+            infeasible.append(InfeasibleOp(node.op.name, r.cost.reason))
             continue
         c = r.cost
         row = by_phase[str(node.phase)]
         row["cycles"] += r.total_cycles
-        row["energy_pj"] += c.energy_pj  # type: ignore[union-attr]
-        row["dram_bytes"] += c.dram_bytes  # type: ignore[union-attr]
+        row["energy_pj"] += c.energy_pj
+        row["dram_bytes"] += c.dram_bytes
         by_layer[node.layer] += r.total_cycles
         cycles += r.total_cycles
-        energy += c.energy_pj  # type: ignore[union-attr]
-        dram += c.dram_bytes  # type: ignore[union-attr]
+        energy += c.energy_pj
+        dram += c.dram_bytes
     log.info("costed %s: %d ops (%d infeasible) in %.2f s", step.label, len(step.nodes), len(infeasible),
              time.perf_counter() - t0)
     return StepCost(label=step.label, cycles=cycles, energy_pj=energy, dram_bytes=dram, by_phase=by_phase,

@@ -86,7 +86,8 @@ def to_table(head: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         base.update({f"{d} cycles": cyc(r[f"fixed_{d}_cycles"]) for d in DATAFLOWS})
         base["search s"] = f"{r['search_seconds']:.2f}" + (" (cached)" if r["cached"] else "")
         lines.append(base)
-    lines.append({"op": "TOTAL", "shape": "", "mapping": "", "cycles": cyc(head["total_cycles"]),
+    total = "TOTAL" if not head["infeasible_ops"] else f"TOTAL INCOMPLETE ({head['infeasible_ops']} infeasible op(s) left out)"
+    lines.append({"op": total, "shape": "", "mapping": "", "cycles": cyc(head["total_cycles"]),
                   "energy uJ": f"{head['energy_pj'] / 1e6:,.2f}", "DRAM MiB": f"{head['dram_bytes'] / MIB:,.2f}",
                   **{f"{d} cycles": cyc(head[f"fixed_{d}_total_cycles"]) for d in DATAFLOWS},
                   "search s": f"{head['search_seconds']:.2f}"})

@@ -76,6 +76,7 @@ def totals(res: SimulationResult) -> dict[str, Any]:
     stalls = {k: float(sum(r.stall_cycles[k] for r in res.results if r.feasible)) for k in CAUSES}
     return {"hardware": res.arch.name, "hardware_fingerprint": res.arch.fingerprint(), "engine": str(res.engine),
             "workload": res.workload_name, "ops": len(res.results), "infeasible_ops": len(res.infeasible),
+            "complete": not res.infeasible,
             "macs": int(res.total("macs")), "compute_cycles": res.total("compute_cycles"),
             "total_cycles": cycles, "seconds": res.seconds, "energy_pj": res.total("energy_pj"),
             "dram_bytes": res.total("dram_bytes"),
@@ -124,7 +125,9 @@ def to_table(res: SimulationResult) -> str:
             rows.append({**base, "mapping": "INFEASIBLE: " + r["infeasible"]})
         else:
             rows.append({**base, **_fmt(r, sim)})
-    rows.append({"op": "TOTAL", "shape": "", "mapping": "", **_fmt(t, sim)})
+    n_bad = len(res.infeasible)
+    rows.append({"op": "TOTAL" if not n_bad else f"TOTAL INCOMPLETE ({n_bad} infeasible op(s) left out)", "shape": "",
+                 "mapping": "", **_fmt(t, sim)})
     table = pd.DataFrame(rows).fillna("").to_string(index=False)
     foot = ["", "mapping: dataflow, global-buffer tile MxNxK, DRAM loop order (outer->inner), "
             "db/sb = double/single buffered; heuristic mapper (coarse grid)",

@@ -16,17 +16,21 @@ BREAKDOWN = ("weights", "trainable_params", "gradients", "optimizer_state", "sav
 
 
 def method_rows(arch: ArchSpec, results: list[MethodResult]) -> list[dict[str, Any]]:
+    """One row per method. A method with ops that cannot run has `complete` False: its totals leave those ops out,
+    so no ratio involving it (speed-up, memory or energy reduction vs LoRA) is given."""
     base = next((r for r in results if r.method == Method.LORA), None)
     rows = []
     for r in results:
         peak_step = max((c for c, _ in r.steps), key=lambda c: c.memory.peak_bytes)
+        ratio = base is not None and not base.infeasible_ops and not r.infeasible_ops
         row: dict[str, Any] = {
-            "method": str(r.method), "seconds": r.seconds, "cycles": r.cycles, "energy_pj": r.energy_pj,
-            "dram_bytes": r.dram_bytes, "peak_memory_bytes": r.peak_bytes, "fits_dram": r.fits,
-            "trainable_params": r.trainable_params,
-            "speedup_vs_lora": base.seconds / r.seconds if base else None,
-            "memory_reduction_vs_lora": base.peak_bytes / r.peak_bytes if base else None,
-            "energy_reduction_vs_lora": base.energy_pj / r.energy_pj if base else None,
+            "method": str(r.method), "complete": not r.infeasible_ops, "seconds": r.seconds, "cycles": r.cycles,
+            "energy_pj": r.energy_pj, "dram_bytes": r.dram_bytes, "peak_memory_bytes": r.peak_bytes,
+            "fits_dram": r.fits, "trainable_params": r.trainable_params,
+            "speedup_vs_lora": base.seconds / r.seconds if base and ratio else None,
+            "memory_reduction_vs_lora": base.peak_bytes / r.peak_bytes if base and ratio else None,
+            "energy_reduction_vs_lora": base.energy_pj / r.energy_pj if base and ratio else None,
+            "infeasible_ops": [{"name": o.name, "reason": o.reason} for o in r.infeasible_ops],
         }
         for phase, v in r.by_phase.items():
             row[f"{phase}_seconds"] = cycles_to_seconds(v["cycles"], arch.clock_mhz)
@@ -34,7 +38,7 @@ def method_rows(arch: ArchSpec, results: list[MethodResult]) -> list[dict[str, A
             row[f"peak_{k}_bytes"] = peak_step.memory.breakdown.get(k, 0.0)
         row["per_layer_seconds"] = {str(k): v for k, v in per_layer_seconds(arch, r).items()}
         row["phases"] = [{"label": c.label, "weight": w, "seconds": cycles_to_seconds(c.cycles, arch.clock_mhz),
-                          "peak_memory_bytes": c.memory.peak_bytes, "infeasible_ops": list(c.infeasible)}
+                          "peak_memory_bytes": c.memory.peak_bytes, "infeasible_ops": [o.name for o in c.infeasible]}
                          for c, w in r.steps]
         rows.append(row)
     return rows
@@ -67,7 +71,8 @@ def to_json(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult])
 
 
 def to_csv(arch: ArchSpec, results: list[MethodResult]) -> str:
-    rows = [{k: v for k, v in r.items() if k != "phases"} for r in method_rows(arch, results)]
+    rows = [{**{k: v for k, v in r.items() if k not in ("phases", "infeasible_ops")},
+             "infeasible_ops": len(r["infeasible_ops"])} for r in method_rows(arch, results)]
     return str(pd.DataFrame(rows).to_csv(index=False))
 
 
@@ -78,7 +83,8 @@ def _x(v: float | None) -> str:
 def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], per_layer: bool = False) -> str:
     rows = method_rows(arch, results)
     main = pd.DataFrame([{
-        "method": r["method"], "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"]),
+        "method": r["method"] + ("" if r["complete"] else " INCOMPLETE"),
+        "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"]),
         "energy J": f"{r['energy_pj'] / 1e12:,.2f}", "peak GiB": f"{r['peak_memory_bytes'] / GIB:,.2f}",
         "mem cut": _x(r["memory_reduction_vs_lora"]), "DRAM GiB": f"{r['dram_bytes'] / GIB:,.1f}",
         "fits": "yes" if r["fits_dram"] else "NO", "trainable": f"{r['trainable_params'] / 1e6:,.1f}M",
@@ -97,6 +103,11 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
              "speedup / mem cut: vanilla LoRA's step time / peak memory over the method's. "
              f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits.",
              "edge-llm: step-weighted mean over its phases (time, energy, traffic), maximum over phases (memory)."]
+    for r in rows:
+        if not r["complete"]:
+            ops = r["infeasible_ops"]
+            lines.append(f"INCOMPLETE {r['method']}: {len(ops):,} op(s) cannot run on this hardware and are left out of "
+                         f"its time, energy and traffic (e.g. {ops[0]['name']}: {ops[0]['reason']}); no ratio is given.")
     if per_layer:
         lines += ["", "Seconds per layer per step:", per_layer_table(arch, results)]
     return "\n".join(lines)

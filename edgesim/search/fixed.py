@@ -47,7 +47,7 @@ def fixed_mapping(arch: ArchSpec, op: Gemm, dataflow: Dataflow) -> Mapping | Inf
             shrinkable = [d for d in priority if tile[d] > 1]
             if not shrinkable:
                 ca = evaluate(arch, op, MappingSet.of([make(tile)]))
-                return Infeasible(ca.rf_infeasible or f"{op.name}: a 1x1x1 tile needs {ca.glb_need_bytes[0]:,.0f} B but "
+                return Infeasible(ca.rf_infeasible or f"a 1x1x1 tile needs {ca.glb_need_bytes[0]:,.0f} B but "
                                   f"global_buffer holds {arch.global_buffer.capacity_bytes:,.0f} B")
             d = max(shrinkable, key=lambda x: tile[x])
             tile[d] = max(1, tile[d] // 2)

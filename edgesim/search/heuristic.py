@@ -64,7 +64,7 @@ def _grid_search(arch: ArchSpec, op: Gemm, dataflow: Dataflow | None) -> tuple[M
     if ca.rf_infeasible:
         return Infeasible(ca.rf_infeasible), len(maps)
     smallest = int(np.argmin(ca.glb_need_bytes))
-    return Infeasible(f"{op.name}: even the smallest tile needs {ca.glb_need_bytes[smallest]:,.0f} B but "
+    return Infeasible(f"even the smallest tile needs {ca.glb_need_bytes[smallest]:,.0f} B but "
                       f"global_buffer holds {arch.global_buffer.capacity_bytes:,.0f} B"), len(maps)
 
 

@@ -79,7 +79,7 @@ class Incumbent:
         if self.mapping is None:
             if self.rf_reason:
                 return Infeasible(self.rf_reason)
-            return Infeasible(f"{op.name}: no mapping fits: the smallest candidate tile needs {self.min_need_bytes:,.0f} B "
+            return Infeasible(f"no mapping fits: the smallest candidate tile needs {self.min_need_bytes:,.0f} B "
                               f"but global_buffer holds {arch.global_buffer.capacity_bytes:,.0f} B")
         chosen = self.choice()
         assert chosen is not None
