@@ -74,7 +74,7 @@ def pct(xs: list[float], q: float) -> float:
 
 def compare(arch, op_list, options: MapspaceOptions, time_limit: float, label: str) -> list[dict[str, float]]:
     rows = []
-    cp = CpSatSearcher(time_limit_s=time_limit, workers=4, options=options)
+    cp = CpSatSearcher(deterministic_limit=time_limit, options=options)
     for op in op_list:
         ex, t_ex = timed(ExhaustiveSearcher(options), arch, op)
         c, t_cp = timed(cp, arch, op)
@@ -125,7 +125,7 @@ def zigzag(python: str, op_list: list[Gemm], arch) -> None:
     print(f"\n== ZigZag {len(cases)} GEMMs on its edge_tpu_like (LOMA temporal search, latency objective); "
           f"import {data['import_seconds']:.1f} s once per process")
     print(f"  {'op':24s} {'zigzag s':>9s} {'cpsat s':>8s} {'exhaust s':>9s}  {'zigzag cycles':>14s} {'edgesim cycles':>15s}")
-    cp = CpSatSearcher(time_limit_s=3, workers=4)
+    cp = CpSatSearcher(deterministic_limit=3)
     for op, r in zip(op_list, data["results"], strict=True):
         c, t_cp = timed(cp, arch, op)
         _, t_ex = timed(ExhaustiveSearcher(), arch, op)

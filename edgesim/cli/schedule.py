@@ -33,8 +33,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument("--layer", metavar="MODEL", help="the GEMMs of one decoder layer's forward pass (e.g. llama7b)")
     p.add_argument("--seq", type=int, default=512, help="sequence length for --layer (default 512)")
     p.add_argument("--searcher", choices=SEARCHERS, default="cpsat")
-    p.add_argument("--time-limit", type=float, default=3.0, help="CP-SAT seconds per op, split over dataflows (default 3)")
-    p.add_argument("--workers", type=int, default=4, help="CP-SAT worker threads (default 4)")
+    p.add_argument("--deterministic-limit", dest="deterministic_limit", type=float, default=3.0,
+                   metavar="UNITS",
+                   help="CP-SAT budget per op in OR-Tools deterministic time units (work done, about a second each; "
+                        "not wall-clock, so the answer does not depend on the machine), split over dataflows (default 3)")
     p.add_argument("--budget", type=int, default=2000, help="random search: mappings drawn per op (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="random search / CP-SAT seed (default 0)")
     p.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
@@ -48,12 +50,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _searcher(args: argparse.Namespace) -> Searcher:
-    if args.time_limit <= 0:
-        raise bad("--time-limit", f"expected a positive number of seconds, got {args.time_limit}")
-    require_positive("--workers", args.workers)
+    if not args.deterministic_limit > 0:
+        raise bad("--deterministic-limit", f"expected a positive number of deterministic time units, got {args.deterministic_limit}")
     require_positive("--budget", args.budget)
-    inner = make_searcher(args.searcher, time_limit_s=args.time_limit, workers=args.workers, budget=args.budget,
-                          seed=args.seed)
+    if args.searcher == "cpsat" and not -2**31 <= args.seed < 2**31:
+        raise bad("--seed", f"CP-SAT's seed must fit in 32 bits, got {args.seed}")
+    inner = make_searcher(args.searcher, deterministic_limit=args.deterministic_limit, budget=args.budget, seed=args.seed)
     return inner if args.no_cache else CachedSearcher(inner, ScheduleCache(Path(args.cache_dir).expanduser()))
 
 

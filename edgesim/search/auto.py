@@ -22,11 +22,11 @@ class AutoSearcher:
     name = "auto"
 
     def __init__(self, *, limit: int = EXHAUSTIVE_LIMIT, options: MapspaceOptions | None = None,
-                 time_limit_s: float = 3.0, workers: int = 2, tolerance: float = 0.0):
+                 deterministic_limit: float = 3.0, tolerance: float = 0.0):
         self.limit = limit
         self.options = options or MapspaceOptions()
         self.exhaustive = ExhaustiveSearcher(self.options, tolerance=tolerance)
-        self.cpsat = CpSatSearcher(time_limit_s=time_limit_s, workers=workers, options=self.options, tolerance=tolerance)
+        self.cpsat = CpSatSearcher(deterministic_limit=deterministic_limit, options=self.options, tolerance=tolerance)
 
     def settings(self) -> dict[str, object]:
         return {"searcher": self.name, "limit": self.limit, "exhaustive": self.exhaustive.settings(),

@@ -49,7 +49,7 @@ def test_gemm_json_totals_and_mappings_file(tmp_path):
 def test_workload_table_and_second_run_cached(tmp_path, write):
     wl = write("w.yaml", "name: t\ngemms:\n  - {name: a, m: 64, n: 8, k: 256}\n  - {name: b, m: 64, n: 8, k: 256}\n"
                          "  - {name: c, m: 33, n: 17, k: 9, b_bits: 4}\n")
-    args = ("--workload", str(wl), "--time-limit", "1", "--workers", "1", "--cache-dir", str(tmp_path / "c"))
+    args = ("--workload", str(wl), "--deterministic-limit", "1", "--cache-dir", str(tmp_path / "c"))
     first = cli_schedule.run(parse(*args))
     assert "TOTAL" in first and "os cycles" in first
     second = json.loads(cli_schedule.run(parse(*args, "--format", "json")))
@@ -65,7 +65,7 @@ def test_layer_gemms_only(tmp_path):
     assert data["total_cycles"] == pytest.approx(data["fixed_ws_total_cycles"])
 
 
-@pytest.mark.parametrize("argv", [("--gemm", "8,8,8", "--time-limit", "0"), ("--gemm", "8,8,8", "--workers", "0"),
+@pytest.mark.parametrize("argv", [("--gemm", "8,8,8", "--deterministic-limit", "0"),
                                   ("--gemm", "8,x,8",), ()])
 def test_errors_are_config_errors(argv):
     with pytest.raises(ConfigError):

@@ -1,6 +1,11 @@
-"""CP-SAT against the exact optimum by enumeration, and never worse than the fixed baselines."""
+"""CP-SAT against the exact optimum by enumeration, never worse than the fixed baselines; its solver settings.
+
+Run-to-run determinism: tests/search/test_cpsat_determinism.py.
+"""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +34,7 @@ TINY = [
 @pytest.mark.parametrize("op", TINY, ids=lambda o: o.name)
 def test_cpsat_finds_the_enumerated_optimum(small_arch, op):
     ex = ExhaustiveSearcher().best(small_arch, op)
-    cp = CpSatSearcher(time_limit_s=3, workers=2).best(small_arch, op)
+    cp = CpSatSearcher(deterministic_limit=3).best(small_arch, op)
     assert not isinstance(ex, Infeasible) and not isinstance(cp, Infeasible)
     # both search the same mapspace; the exhaustive answer is the exact optimum of it
     assert cp.cost.total_cycles >= ex.cost.total_cycles - 1e-9
@@ -39,7 +44,7 @@ def test_cpsat_finds_the_enumerated_optimum(small_arch, op):
 def test_solver_alone_is_close_without_baselines(small_arch):
     """The model (not the baselines it is compared with) must do the work: its own answer within 5%."""
     for op in TINY:
-        cp = CpSatSearcher(time_limit_s=3, workers=2)
+        cp = CpSatSearcher(deterministic_limit=3)
         res = cp.best(small_arch, op)
         ex = ExhaustiveSearcher().best(small_arch, op)
         assert not isinstance(res, Infeasible) and not isinstance(ex, Infeasible)
@@ -49,7 +54,7 @@ def test_solver_alone_is_close_without_baselines(small_arch):
 def test_large_prime_dims_use_imperfect_tiles(default_arch):
     # 4099 is prime: a divisor-only tile along M would be 1 or 4099; the result must tile M by a multiple of 16
     op = Gemm(name="p", m=4099, n=64, k=64)
-    res = CpSatSearcher(time_limit_s=3, workers=2).best(default_arch, op)
+    res = CpSatSearcher(deterministic_limit=3).best(default_arch, op)
     assert not isinstance(res, Infeasible)
     assert res.mapping.tile_m % 16 == 0
 
@@ -60,7 +65,7 @@ def test_large_prime_dims_use_imperfect_tiles(default_arch):
 def test_never_worse_than_baselines(m, n, k, bits, cap):
     arch = load_arch(None, ["pe_array.rows=8", "pe_array.cols=8", f"global_buffer.capacity_kib={cap}"])
     op = Gemm(name="h", m=m, n=n, k=k, a_bits=bits, b_bits=bits)
-    res = CpSatSearcher(time_limit_s=1, workers=1).best(arch, op)
+    res = CpSatSearcher(deterministic_limit=1).best(arch, op)
     others = [fixed_mapping(arch, op, df) for df in DATAFLOWS] + [heuristic_mapping(arch, op)]
     costs = [evaluate_one(arch, op, o) for o in others if not isinstance(o, Infeasible)]
     feasible = [c for c in costs if not isinstance(c, Infeasible)]
@@ -69,3 +74,30 @@ def test_never_worse_than_baselines(m, n, k, bits, cap):
         return
     for c in feasible:
         assert res.cost.total_cycles <= c.total_cycles + 1e-9
+
+
+def test_solver_parameters_are_deterministic():
+    """One worker, the searcher's seed, a deterministic budget split over the dataflows, and no wall-clock limit."""
+    p = CpSatSearcher(deterministic_limit=1.5, seed=7)._solver(3).parameters
+    assert p.num_workers == 1 and not p.interleave_search
+    assert p.random_seed == 7
+    assert p.max_deterministic_time == pytest.approx(0.5)
+    assert math.isinf(p.max_time_in_seconds)
+
+
+def test_settings_carry_the_deterministic_budget():
+    s = CpSatSearcher(deterministic_limit=2.0, seed=3).settings()
+    assert s["deterministic_limit"] == 2.0 and s["seed"] == 3 and s["num_workers"] == 1 and s["ortools"]
+    assert "time_limit_s" not in s and "workers" not in s
+    # a different budget or seed may change the answer, so it must change the schedule-cache key
+    assert CpSatSearcher(deterministic_limit=1.0).settings() != CpSatSearcher(deterministic_limit=2.0).settings()
+    assert CpSatSearcher(seed=1).settings() != CpSatSearcher(seed=2).settings()
+
+
+def test_budget_and_seed_are_checked():
+    assert CpSatSearcher().deterministic_limit == 3.0
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError):
+            CpSatSearcher(deterministic_limit=bad)
+    with pytest.raises(ValueError):
+        CpSatSearcher(seed=2**31)

@@ -51,7 +51,7 @@ def test_hand_checked_optimum(default_arch):
     2R+C-2 = 46 fill cycles + 16 = 62 > 46 on chip; smaller tiles only add folds and latency. So 158 is optimal.
     """
     op = Gemm(name="g", m=16, n=16, k=16)
-    for searcher in (ExhaustiveSearcher(), CpSatSearcher(time_limit_s=2, workers=1)):
+    for searcher in (ExhaustiveSearcher(), CpSatSearcher(deterministic_limit=2)):
         res = searcher.best(default_arch, op)
         assert not isinstance(res, Infeasible)
         assert res.cost.total_cycles == 158
@@ -114,7 +114,7 @@ def test_fixed_baseline_shrinks_to_fit(small_arch):
 def test_infeasible_everywhere():
     arch = load_arch(None, ["global_buffer.capacity_kib=0.001"])  # about 1 byte: not even a 1x1x1 tile fits
     op = Gemm(name="g", m=8, n=8, k=8)
-    for s in (ExhaustiveSearcher(), RandomSearcher(budget=20), FixedSearcher(Dataflow.WS), CpSatSearcher(time_limit_s=1)):
+    for s in (ExhaustiveSearcher(), RandomSearcher(budget=20), FixedSearcher(Dataflow.WS), CpSatSearcher(deterministic_limit=1)):
         res = s.best(arch, op)
         assert isinstance(res, Infeasible), s.name
         assert "global_buffer" in res.reason
