@@ -32,6 +32,12 @@ from edgesim.ops import Gemm
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+# The version of the modelled numbers, part of every schedule-cache key (edgesim.search.cache): bump it whenever any
+# number this model (or the access counts, tiling, systolic or operand models it uses) can produce may change, and
+# whenever feasibility (`fits`, `registers_shortfall`) may change, so that no cache serves a mapping chosen by an
+# older model.
+COST_MODEL_VERSION = 1
+
 @dataclass(frozen=True, slots=True)
 class CostArrays:
     """Costs of n candidate mappings; every array has n rows. Units: cycles, bytes, pJ."""
@@ -154,7 +160,7 @@ def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
     on_chip = np.maximum(comp, np.maximum(glb_cycles, rf_cycles))
     first_transfer = np.minimum(tile_in / dram.bandwidth_bytes_per_cycle, dram_cycles)
     overlap = dram.latency_cycles + first_transfer + np.maximum(on_chip, dram_cycles - first_transfer)
-    tiles = (g.nm * g.nn * g.nk * op.batch).astype(np.float64)
+    tiles = g.nm.astype(np.float64) * g.nn * g.nk * op.batch
     no_overlap = on_chip + dram_cycles + tiles * dram.latency_cycles
     total = np.where(maps.double_buffer, overlap, no_overlap)
 

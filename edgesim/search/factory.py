@@ -36,18 +36,19 @@ def make_mapper(name: str, cache_dir: Path | None, tolerance: float = 0.0) -> Se
     elif name == "exhaustive":
         inner = ExhaustiveSearcher(tolerance=tolerance)
     elif name == "cpsat":
-        inner = CpSatSearcher(time_limit_s=3.0, workers=2, tolerance=tolerance)
+        inner = CpSatSearcher(deterministic_limit=3.0, tolerance=tolerance)
     elif name in ("fixed-ws", "fixed-os", "fixed-is"):
         inner = FixedSearcher(Dataflow(name.removeprefix("fixed-")))
     else:
         raise ValueError(f"unknown mapper {name!r}; expected one of {', '.join(MAPPERS)}")
-    return inner if cache_dir is None else CachedSearcher(inner, ScheduleCache(directory=cache_dir))
+    return inner if cache_dir is None else CachedSearcher(inner, ScheduleCache(directory=cache_dir.expanduser()))
 
 
-def make_searcher(name: str, *, time_limit_s: float = 3.0, workers: int = 4, budget: int = 2000, seed: int = 0) -> Searcher:
-    """The searcher behind `edgesim schedule --searcher NAME` (no cache: the caller decides)."""
+def make_searcher(name: str, *, deterministic_limit: float = 3.0, budget: int = 2000, seed: int = 0) -> Searcher:
+    """The searcher behind `edgesim schedule --searcher NAME` (no cache: the caller decides). `deterministic_limit`
+    is CP-SAT's budget per op in OR-Tools deterministic time units (not seconds), split over the dataflows."""
     if name == "cpsat":
-        return CpSatSearcher(time_limit_s=time_limit_s, workers=workers, seed=seed)
+        return CpSatSearcher(deterministic_limit=deterministic_limit, seed=seed)
     if name == "exhaustive":
         return ExhaustiveSearcher()
     if name == "random":
