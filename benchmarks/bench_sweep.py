@@ -3,10 +3,11 @@
 
 Run:  python benchmarks/bench_sweep.py [--configs 100] [--workers 2] [--mapper auto] [--loop 20]
 The sweep draws --configs distinct points at random (seed 0) from a 4 x 4 x 12 x 6 grid of 1,152 (array rows,
-columns, buffer KiB, DRAM GB/s), so `--configs 1000` measures the target itself rather than projecting it; every point runs the Edge-LLM step (all four phases of the default trace) with the default scheduled
-mapper, on a LocalCluster of --workers processes, with cold caches (a new schedule-cache directory, new worker
-processes). The shell loop runs `edgesim tune --method edge-llm --format json` once per config, one after the
-other, sharing one (initially empty) schedule cache directory, as a user's script would.
+columns, buffer KiB, DRAM GB/s), so `--configs 1000` measures the target itself rather than projecting it. Every
+point runs the Edge-LLM step (all four phases of the default trace) with the default scheduled mapper, on a
+LocalCluster of --workers processes, with cold caches (a new schedule-cache directory, new worker processes).
+The shell loop runs `edgesim tune --method edge-llm --format json` once per config, one after the other, sharing
+one (initially empty) schedule cache directory, as a user's script would.
 Target (DESIGN.md section 4): 1,000 configs in <= 10 min on 2 cores.
 """
 

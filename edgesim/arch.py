@@ -52,6 +52,21 @@ class MacUnit:
     serial_bits_per_cycle: int  # serial: bits of the weight operand consumed per cycle
     energy_pj_per_mac: tuple[tuple[int, float], ...]  # (bits, pJ) sorted by bits
 
+    def widths(self) -> tuple[int, ...]:
+        """Operand widths (bits) this MAC runs: up to two passes of its native width per operand. A fusion MAC
+        runs its bricks fused in powers of two (min_bits·2^j); fixed and serial MACs run any narrower width at the
+        native width's cost."""
+        top = 2 * self.native_bits
+        if self.precision_mode == PrecisionMode.FUSION:
+            return tuple(self.min_bits << j for j in range(top.bit_length()) if self.min_bits << j <= top)
+        return tuple(range(1, top + 1))
+
+    def widths_text(self) -> str:
+        w = self.widths()
+        if w == tuple(range(1, w[-1] + 1)):
+            return f"1 to {w[-1]} bits"
+        return ", ".join(map(str, w[:-1])) + f" or {w[-1]} bits"
+
     def energy_pj_at(self, bits: int) -> float:
         """pJ per MAC at `bits`: the narrowest table entry that is at least `bits` wide."""
         for width, pj in self.energy_pj_per_mac:

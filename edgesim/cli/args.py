@@ -21,6 +21,15 @@ def require_positive(flag: str, value: int | float) -> None:
         raise bad(flag, f"expected a positive integer, got {value}")
 
 
+MAX_BATCH = 1024
+
+
+def require_range(flag: str, value: int | float, lo: int | float, hi: int | float, why: str = "") -> None:
+    """`value` must lie in [lo, hi]; `why` says where the bound comes from (e.g. the model's max_seq)."""
+    if not lo <= value <= hi:
+        raise bad(flag, f"expected {lo:,} to {hi:,}{f' ({why})' if why else ''}, got {value:,}")
+
+
 def add_infeasible_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-infeasible", action="store_true",
                    help="report even if some ops cannot run on the hardware: their totals are marked INCOMPLETE and "

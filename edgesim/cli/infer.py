@@ -13,11 +13,13 @@ from edgesim.cli.args import (
     bad,
     refuse_infeasible,
     require_positive,
+    require_range,
     split_list,
 )
-from edgesim.config.hardware import load_arch
+from edgesim.config.hardware import load_arch, width_problem
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
+from edgesim.errors import ConfigError
 from edgesim.llm.inference import InferenceSettings
 from edgesim.llm.trace import Trace
 from edgesim.report import inference
@@ -30,8 +32,9 @@ def add_parser(sub: Any) -> None:
     inf.add_argument("--model", default="llama7b")
     inf.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (default workloads/traces/<model>_edge_llm.json)")
     inf.add_argument("--compare", default="lora,edge-llm", metavar="M1,M2", help="lora and/or edge-llm (default both)")
-    inf.add_argument("--prompt", type=int, default=512, help="prompt tokens (default 512)")
-    inf.add_argument("--generate", type=int, default=128, help="generated tokens (default 128)")
+    inf.add_argument("--prompt", type=int, help="prompt tokens (default 512, or half the model's max_seq if smaller)")
+    inf.add_argument("--generate", type=int, help="generated tokens (default 128, or a quarter of the model's max_seq "
+                                                   "if smaller)")
     inf.add_argument("--base-bits", type=int, default=16)
     add_engine_arg(inf)
     add_infeasible_arg(inf)
@@ -45,8 +48,15 @@ def run(args: argparse.Namespace) -> str:
     methods = split_list("--compare", args.compare)
     if not methods or any(m not in ("lora", "edge-llm") for m in methods):
         raise bad("--compare", f"expected lora and/or edge-llm, got {args.compare!r}")
+    if args.prompt is None:
+        args.prompt = min(512, model.max_seq // 2)
+    if args.generate is None:
+        args.generate = min(128, model.max_seq // 4)
     for flag, v in (("--prompt", args.prompt), ("--generate", args.generate), ("--base-bits", args.base_bits)):
         require_positive(flag, v)
+    require_range("--prompt plus --generate", args.prompt + args.generate, 2, model.max_seq, f"{model.name}'s max_seq")
+    if "lora" in methods and (p := width_problem(arch, args.base_bits, source="--base-bits")):
+        raise ConfigError(p)
     st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=args.base_bits)
     traces: list[Trace | None] = [load_trace(args.trace or str(default_trace_path(args.model)), model)
                                   if m == "edge-llm" else None for m in methods]

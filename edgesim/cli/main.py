@@ -13,11 +13,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgesim.cli import infer, schedule, simulate, sweep, trace, tune
+from edgesim.cli.args import bad
 from edgesim.errors import ConfigError, InfeasibleWork
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "simulate": simulate.run, "tune": tune.run, "infer": infer.run, "schedule": schedule.run, "trace": trace.run,
     "sweep": sweep.run}
+
+
+# output paths of every command: (attribute, flag); their directory must exist before any work starts
+OUTPUTS = (("output", "-o"), ("mappings_out", "-o"), ("html", "-o"), ("export_path", "-o"), ("timeline", "--timeline"),
+           ("plots", "--plots"))
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    for attr, flag in OUTPUTS:
+        value = getattr(args, attr, None)
+        if not value:
+            continue
+        p = Path(value)
+        if attr != "plots" and p.is_dir():
+            raise bad(f"{flag} {value}", "is a directory; expected a file name")
+        parent = p if attr == "plots" and p.is_dir() else p.parent
+        if not parent.is_dir():
+            raise bad(f"{flag} {value}", f"the directory {parent} does not exist; create it first" if not parent.exists()
+                      else f"{parent} is not a directory")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_outputs(args)
         text = COMMANDS[args.command](args)
     except (ConfigError, InfeasibleWork) as exc:
         print(f"edgesim: error: {exc}", file=sys.stderr)
@@ -53,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
     if getattr(args, "output", None):
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        try:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"edgesim: error: -o {args.output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"wrote {args.output}", file=sys.stderr)
         return 0
     try:

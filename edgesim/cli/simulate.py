@@ -9,13 +9,14 @@ from typing import Any
 
 from edgesim.api import simulate_ops
 from edgesim.cli.args import (
+    MAX_BATCH,
     add_engine_arg,
     add_hw_args,
     add_infeasible_arg,
     add_output_args,
     bad,
     refuse_infeasible,
-    require_positive,
+    require_range,
 )
 from edgesim.config.builtin import DEFAULT_WORKLOAD
 from edgesim.config.hardware import load_arch
@@ -51,15 +52,14 @@ def add_parser(sub: Any) -> None:
 
 
 def _workload(args: argparse.Namespace) -> tuple[list[Op], str]:
-    if args.gemm:
+    if args.gemm is not None:
         op = parse_gemm_arg(args.gemm)
         return [op], op.name
-    if args.layer:
-        require_positive("--seq", args.seq)
-        require_positive("--batch", args.batch)
-        if args.lora_rank < 0:
-            raise bad("--lora-rank", f"expected >= 0, got {args.lora_rank}")
+    if args.layer is not None:
         model = load_model(args.layer)
+        require_range("--seq", args.seq, 1, model.max_seq, f"{model.name}'s max_seq")
+        require_range("--batch", args.batch, 1, MAX_BATCH)
+        require_range("--lora-rank", args.lora_rank, 0, model.hidden, f"{model.name}'s hidden size")
         st = LayerSettings(seq=args.seq, batch=args.batch, lora_rank=args.lora_rank)
         return decoder_layer_forward(model, st), f"{model.name} decoder layer forward (seq {args.seq}, batch {args.batch})"
     wl = load_gemm_workload(args.workload or DEFAULT_WORKLOAD)

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from edgesim.cli import measure
-from edgesim.cli.args import bad
+from edgesim.cli.args import bad, require_positive
 from edgesim.frontend.export import luc_trace, write_trace
 from edgesim.frontend.luc import UNMEASURED_CHOICES
 
@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> str:
         return measure.run(args)
     if not args.from_mse:
         raise bad("edgesim trace", "give --from-mse CSV (measurements) or --measure small|module|hf-llama (measure a PyTorch model)")
+    require_positive("--stride", args.stride)
+    require_positive("--seq", args.seq)
+    if not 0 < args.target < 1:
+        raise bad("--target", f"expected a mean sparsity in (0, 1), got {args.target}")
     try:
         low = tuple(int(x) for x in args.low_bit_layers.split(",") if x.strip())
     except ValueError:

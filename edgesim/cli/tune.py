@@ -8,6 +8,7 @@ from typing import Any
 
 from edgesim import api
 from edgesim.cli.args import (
+    MAX_BATCH,
     add_engine_arg,
     add_hw_args,
     add_infeasible_arg,
@@ -15,13 +16,15 @@ from edgesim.cli.args import (
     bad,
     refuse_infeasible,
     require_positive,
+    require_range,
     split_list,
 )
 from edgesim.config.builtin import display_path
-from edgesim.config.hardware import load_arch
+from edgesim.config.hardware import load_arch, width_problem
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
-from edgesim.llm.step import TuningSettings
+from edgesim.errors import ConfigError
+from edgesim.llm.step import TuningSettings, default_seq
 from edgesim.methods import Method
 from edgesim.report import tuning
 from edgesim.results import Engine
@@ -37,7 +40,7 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--compare", metavar="M1,M2,...", help="several methods side by side, e.g. full,lora,qlora,partial,edge-llm")
     tune.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (JSON, docs/trace-format.md); "
                                                       "default workloads/traces/<model>_edge_llm.json")
-    tune.add_argument("--seq", type=int, help="sequence length (default: the trace's, else 512)")
+    tune.add_argument("--seq", type=int, help="sequence length (default: the trace's, else 512 or the model's max_seq if smaller)")
     tune.add_argument("--batch", type=int, help="batch (default: the trace's, else 1)")
     tune.add_argument("--lora-rank", type=int, default=8)
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
@@ -60,7 +63,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> str:
     arch = load_arch(args.hw, args.overrides)
     model = load_model(args.model)
-    names = [args.method] if not args.compare else split_list("--compare", args.compare)
+    names = [args.method] if args.compare is None else split_list("--compare", args.compare)
+    if not names:
+        raise bad("--compare", f"expected comma-separated methods, e.g. lora,edge-llm, got {args.compare!r}")
     wrong = [m for m in names if m not in {x.value for x in Method}]
     if wrong:
         raise bad("--compare", f"unknown method(s) {', '.join(wrong)}; expected some of {', '.join(m.value for m in Method)}")
@@ -72,10 +77,16 @@ def run(args: argparse.Namespace) -> str:
         trace = load_trace(path, model)
         trace_desc = f"{display_path(Path(path))} ({trace.provenance.get('policy', 'no provenance')}; unmeasured layers: " \
                      f"{trace.provenance.get('unmeasured_layers', '?')}, {trace.provenance.get('unmeasured_choice', '?')})"
-    seq = args.seq or (trace.sequence_length if trace else 512)
-    batch = args.batch or (trace.batch if trace else 1)
-    for flag, v in (("--seq", seq), ("--batch", batch), ("--base-bits", args.base_bits)):
-        require_positive(flag, v)
+    seq = args.seq if args.seq is not None else default_seq(model, trace.sequence_length if trace else None)
+    batch = args.batch if args.batch is not None else (trace.batch if trace else 1)
+    require_range("--seq", seq, 1, model.max_seq, f"{model.name}'s max_seq")
+    require_range("--batch", batch, 1, MAX_BATCH)
+    require_positive("--base-bits", args.base_bits)
+    require_range("--lora-rank", args.lora_rank, 1, model.hidden, f"{model.name}'s hidden size")
+    if Method.PARTIAL in methods:
+        require_range("--partial-layers", args.partial_layers, 1, model.layers, f"{model.name}'s layers")
+    if any(m != Method.EDGE_LLM for m in methods) and (p := width_problem(arch, args.base_bits, source="--base-bits")):
+        raise ConfigError(p)
     if not 0 <= args.latency_tolerance < 1:
         raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, partial_layers=args.partial_layers,

@@ -33,23 +33,55 @@ from edgesim.units import GIB, KIB
 
 DEFAULT_HW = "edge_npu_16x16"
 
-_ENERGY = "a non-negative number (pJ per byte)"
+# Upper bounds: far beyond any edge accelerator, yet small enough that every count the cost model forms stays exact.
+MAX_CLOCK_MHZ = 10_000
+MAX_ARRAY_SIDE = 4096
+MAX_BITS = 64
+MAX_ACC_BITS = 256
+MAX_PJ = 1e6  # per byte, per MAC or per op
+MAX_LANES = 65_536
+MAX_REGISTER_BYTES = 1 << 20  # per PE
+MAX_BYTES_PER_CYCLE = 1e6
+MAX_BUFFER_KIB = 1 << 20  # 1 GiB
+MAX_DRAM_GIB = 4096
+MAX_DRAM_GB_PER_S = 100_000
+MAX_LATENCY_NS = 1e6
+MAX_MM2 = 10_000
+
+
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,g}"
+
+
+def _pos(unit: str, maximum: float, *, integer: bool = False, required: bool = True, default: object = None) -> s.Field:
+    kind = "a positive integer" if integer else "a positive number"
+    check = s.positive_int(int(maximum)) if integer else s.positive_float(maximum)
+    return s.Field(check, f"{kind} ({unit}, at most {_num(maximum)})", required=required, default=default)
+
+
+def _nonneg(unit: str, maximum: float) -> s.Field:
+    return s.Field(s.nonneg_float(maximum), f"a non-negative number ({unit}, at most {_num(maximum)})")
+
+
+_ENERGY = ("pJ per byte", MAX_PJ)
 
 HW_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
     "description": s.Field(s.string(), "a string", required=False, default=""),
-    "clock_mhz": s.Field(s.positive_float(), "a positive number (MHz)"),
+    "clock_mhz": _pos("MHz", MAX_CLOCK_MHZ),
     "pe_array": s.Section({
-        "rows": s.Field(s.positive_int(), "a positive integer"),
-        "cols": s.Field(s.positive_int(), "a positive integer"),
+        "rows": _pos("PEs", MAX_ARRAY_SIDE, integer=True),
+        "cols": _pos("PEs", MAX_ARRAY_SIDE, integer=True),
     }),
     "mac": s.Section({
-        "native_bits": s.Field(s.positive_int(), "a positive integer (bits)"),
+        "native_bits": _pos("bits", MAX_BITS, integer=True),
         "precision_mode": s.Field(s.one_of(*PrecisionMode), f"one of {', '.join(PrecisionMode)}"),
-        "min_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=None),
-        "accumulator_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=32),
-        "serial_bits_per_cycle": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=1),
-        "energy_pj_per_mac": s.Field(s.bits_table(), "a mapping {bits: pJ per MAC}, e.g. {8: 0.2, 4: 0.06}"),
+        "min_bits": _pos("bits", MAX_BITS, integer=True, required=False),
+        "accumulator_bits": _pos("bits", MAX_ACC_BITS, integer=True, required=False, default=32),
+        "serial_bits_per_cycle": _pos("bits", MAX_BITS, integer=True, required=False, default=1),
+        "energy_pj_per_mac": s.Field(s.bits_table(MAX_BITS, MAX_PJ),
+                                     f"a mapping {{bits (1 to {MAX_BITS}): pJ per MAC (0 to {_num(MAX_PJ)})}}, "
+                                     "e.g. {8: 0.2, 4: 0.06}"),
     }),
     "sparsity": s.Section({
         "mode": s.Field(s.one_of(*SparsityMode), f"one of {', '.join(SparsityMode)}", required=False, default="none"),
@@ -60,38 +92,47 @@ HW_SCHEMA: s.Schema = {
                                required=False, default=()),
     }, required=False),
     "vector_unit": s.Section({
-        "lanes": s.Field(s.positive_int(), "a positive integer"),
-        "ops_per_lane_per_cycle": s.Field(s.positive_float(), "a positive number"),
-        "energy_pj_per_op": s.Field(s.nonneg_float(), "a non-negative number (pJ)"),
+        "lanes": _pos("lanes", MAX_LANES, integer=True),
+        "ops_per_lane_per_cycle": _pos("ops per lane per cycle", 1024),
+        "energy_pj_per_op": _nonneg("pJ", MAX_PJ),
     }),
     "registers": s.Section({
-        "capacity_bytes_per_pe": s.Field(s.positive_int(), "a positive integer (bytes)"),
-        "bandwidth_bytes_per_cycle_per_pe": s.Field(s.positive_float(), "a positive number (bytes/cycle)"),
-        "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
-        "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+        "capacity_bytes_per_pe": _pos("bytes", MAX_REGISTER_BYTES, integer=True),
+        "bandwidth_bytes_per_cycle_per_pe": _pos("bytes/cycle", MAX_BYTES_PER_CYCLE),
+        "read_energy_pj_per_byte": _nonneg(*_ENERGY),
+        "write_energy_pj_per_byte": _nonneg(*_ENERGY),
     }),
     "global_buffer": s.Section({
-        "capacity_kib": s.Field(s.positive_float(), "a positive number (KiB)"),
-        "bandwidth_bytes_per_cycle": s.Field(s.positive_float(), "a positive number (bytes/cycle)"),
-        "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
-        "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+        "capacity_kib": _pos("KiB", MAX_BUFFER_KIB),
+        "bandwidth_bytes_per_cycle": _pos("bytes/cycle", MAX_BYTES_PER_CYCLE),
+        "read_energy_pj_per_byte": _nonneg(*_ENERGY),
+        "write_energy_pj_per_byte": _nonneg(*_ENERGY),
     }),
     "dram": s.Section({
-        "capacity_gib": s.Field(s.positive_float(), "a positive number (GiB)"),
-        "bandwidth_gb_per_s": s.Field(s.positive_float(), "a positive number (GB/s)"),
-        "latency_ns": s.Field(s.nonneg_float(), "a non-negative number (ns)"),
-        "read_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
-        "write_energy_pj_per_byte": s.Field(s.nonneg_float(), _ENERGY),
+        "capacity_gib": _pos("GiB", MAX_DRAM_GIB),
+        "bandwidth_gb_per_s": _pos("GB/s", MAX_DRAM_GB_PER_S),
+        "latency_ns": _nonneg("ns", MAX_LATENCY_NS),
+        "read_energy_pj_per_byte": _nonneg(*_ENERGY),
+        "write_energy_pj_per_byte": _nonneg(*_ENERGY),
     }),
     "area": s.Section({
-        "technology_nm": s.Field(s.positive_float(), "a positive number (nm)"),
-        "pe_mm2": s.Field(s.positive_float(), "a positive number (mm^2 per PE)"),
-        "register_mm2_per_kib": s.Field(s.nonneg_float(), "a non-negative number (mm^2 per KiB of register file)"),
-        "sram_mm2_per_kib": s.Field(s.positive_float(), "a positive number (mm^2 per KiB of global buffer)"),
-        "vector_lane_mm2": s.Field(s.nonneg_float(), "a non-negative number (mm^2 per vector lane)"),
-        "fixed_mm2": s.Field(s.nonneg_float(), "a non-negative number (mm^2)"),
+        "technology_nm": _pos("nm", 1000),
+        "pe_mm2": _pos("mm^2 per PE", MAX_MM2),
+        "register_mm2_per_kib": _nonneg("mm^2 per KiB of register file", MAX_MM2),
+        "sram_mm2_per_kib": _pos("mm^2 per KiB of global buffer", MAX_MM2),
+        "vector_lane_mm2": _nonneg("mm^2 per vector lane", MAX_MM2),
+        "fixed_mm2": _nonneg("mm^2", MAX_MM2),
     }),
 }
+
+
+def width_problem(arch: ArchSpec, bits: int, *, source: str, path: str = "") -> Problem | None:
+    """Why `arch` cannot run `bits`-bit operands (naming the widths it can), or None if it can."""
+    if bits in arch.mac.widths():
+        return None
+    mac = arch.mac
+    return Problem(source=source, path=path, message=f"{arch.name} cannot run {bits}-bit operands; its {mac.native_bits}-bit "
+                                                     f"{mac.precision_mode} MAC runs {mac.widths_text()}")
 
 
 def resolve_hw_path(name_or_path: str | None) -> Path:
@@ -186,17 +227,39 @@ def _cross_check(v: dict[str, Any], raw: Any, source: str, problems: list[Proble
         return node.lines.get(keys[-1]) if isinstance(node, LineDict) else None
 
     mac = v["mac"]
+    nat, mode = mac["native_bits"], PrecisionMode(mac["precision_mode"])
+    min_bits = mac["min_bits"] if mac["min_bits"] is not None else nat
+
+    def bad(field: str, message: str) -> None:
+        problems.append(Problem(source=source, path=f"mac.{field}", line=line("mac", field), message=message))
+
+    if mac["min_bits"] is not None and mac["min_bits"] > nat:
+        bad("min_bits", f"expected at most native_bits ({nat}), got {mac['min_bits']}")
+    elif mode == PrecisionMode.FUSION:  # Bit Fusion: bricks of min_bits fuse in powers of two up to the native width
+        if not _power_of_two(nat) or nat < 2:
+            bad("native_bits", f"a fusion MAC fuses bricks in powers of two: expected a power of two >= 2, got {nat}")
+        elif not _power_of_two(min_bits):
+            bad("min_bits", f"a fusion MAC's bricks are a power-of-two width that divides native_bits ({nat}), "
+                            f"got {min_bits}")
+    if mac["accumulator_bits"] < 2 * nat:
+        bad("accumulator_bits", f"a partial sum of products of two {nat}-bit operands needs at least {2 * nat} bits, "
+                                f"got {mac['accumulator_bits']}")
+    if mode == PrecisionMode.SERIAL and mac["serial_bits_per_cycle"] > nat:
+        bad("serial_bits_per_cycle", f"expected at most native_bits ({nat}), got {mac['serial_bits_per_cycle']}")
     widths = [b for b, _ in mac["energy_pj_per_mac"]]
-    if max(widths) < mac["native_bits"]:
-        problems.append(Problem(source=source, path="mac.energy_pj_per_mac", line=line("mac", "energy_pj_per_mac"),
-                                message=f"needs an entry for the native width {mac['native_bits']} bits; has {widths}"))
-    if mac["min_bits"] is not None and mac["min_bits"] > mac["native_bits"]:
-        problems.append(Problem(source=source, path="mac.min_bits", line=line("mac", "min_bits"),
-                                message=f"expected at most native_bits ({mac['native_bits']}), got {mac['min_bits']}"))
+    runnable = [min_bits << j for j in range(8) if min_bits << j <= nat] if mode == PrecisionMode.FUSION else [nat]
+    missing = [b for b in runnable if b not in widths]
+    if missing and not problems:
+        bad("energy_pj_per_mac", f"needs an entry for every width the MAC runs ({', '.join(map(str, runnable))} bits); "
+                                 f"missing {', '.join(map(str, missing))}, has {', '.join(map(str, widths))}")
     sp = v["sparsity"]
     if sp["mode"] == SparsityMode.NM and not sp["nm_patterns"]:
         problems.append(Problem(source=source, path="sparsity.nm_patterns", line=line("sparsity", "mode"),
                                 message="mode 'nm' needs at least one pattern, e.g. nm_patterns: ['2:4']"))
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
 
 
 def _build(v: dict[str, Any], source: str) -> ArchSpec:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgesim.arch import ArchSpec
+from edgesim.config.files import read_text
 from edgesim.errors import ConfigError, Problem
 from edgesim.mapping import Mapping
 from edgesim.ops import Gemm
@@ -29,11 +30,10 @@ def write_mappings(path: str | Path, arch: ArchSpec, searcher: str, chosen: Sequ
 def load_mappings(path: str | Path) -> dict[str, Mapping]:
     """Mappings written by `write_mappings`, keyed both by op name and by op signature."""
     p = Path(path)
+    text = read_text(p)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(Problem(source=str(p), path="", message=f"cannot read file: {exc.strerror}")) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ConfigError(Problem(source=str(p), path="", message=f"not valid JSON: {exc}")) from None
     if not isinstance(data, dict) or data.get("version") != MAPPINGS_VERSION or not isinstance(data.get("mappings"), list):
         raise ConfigError(Problem(source=str(p), path="", message=f"expected an edgesim schedule mappings file "

@@ -12,13 +12,13 @@ from edgesim.llm.model import ModelShape
 
 MODEL_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
-    "hidden": s.Field(s.positive_int(), "a positive integer"),
-    "intermediate": s.Field(s.positive_int(), "a positive integer"),
-    "layers": s.Field(s.positive_int(), "a positive integer"),
-    "heads": s.Field(s.positive_int(), "a positive integer"),
-    "kv_heads": s.Field(s.positive_int(), "a positive integer"),
-    "vocab": s.Field(s.positive_int(), "a positive integer"),
-    "max_seq": s.Field(s.positive_int(), "a positive integer"),
+    "hidden": s.bounded_int(65_536),
+    "intermediate": s.bounded_int(262_144),
+    "layers": s.bounded_int(1_024),
+    "heads": s.bounded_int(1_024),
+    "kv_heads": s.bounded_int(1_024),
+    "vocab": s.bounded_int(1_048_576),
+    "max_seq": s.bounded_int(1_048_576),
     "mlp": s.Field(s.one_of("swiglu", "relu", "gelu"), "one of swiglu, relu, gelu"),
     "norm": s.Field(s.one_of("rmsnorm", "layernorm"), "one of rmsnorm, layernorm"),
 }

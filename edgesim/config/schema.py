@@ -7,6 +7,7 @@ value, expectation) before anything is raised, so a user fixes a file in one pas
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,21 +46,55 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def positive_int() -> Checker:
-    return lambda v: (isinstance(v, int) and not isinstance(v, bool) and v > 0, v)
+def finite(v: Any) -> float | None:
+    """`v` as a finite float; None for non-numbers, bools, infinities, NaN and integers beyond a float's range."""
+    if not _is_number(v):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
 
 
-def positive_float() -> Checker:
-    return lambda v: (_is_number(v) and v > 0, float(v) if _is_number(v) else v)
+def positive_int(maximum: int | None = None) -> Checker:
+    """An integer >= 1 (and <= `maximum`, if given)."""
+    return lambda v: (isinstance(v, int) and not isinstance(v, bool) and v > 0 and (maximum is None or v <= maximum), v)
 
 
-def nonneg_float() -> Checker:
-    return lambda v: (_is_number(v) and v >= 0, float(v) if _is_number(v) else v)
+def bounded_int(maximum: int) -> Field:
+    """A required positive integer field of at most `maximum`, saying so in its expectation."""
+    return Field(positive_int(maximum), f"a positive integer (at most {maximum:,})")
+
+
+def positive_float(maximum: float | None = None) -> Checker:
+    """A finite number > 0 (and <= `maximum`, if given)."""
+
+    def check(v: Any) -> tuple[bool, Any]:
+        f = finite(v)
+        return f is not None and f > 0 and (maximum is None or f <= maximum), v if f is None else f
+
+    return check
+
+
+def nonneg_float(maximum: float | None = None) -> Checker:
+    """A finite number >= 0 (and <= `maximum`, if given)."""
+
+    def check(v: Any) -> tuple[bool, Any]:
+        f = finite(v)
+        return f is not None and f >= 0 and (maximum is None or f <= maximum), v if f is None else f
+
+    return check
 
 
 def fraction() -> Checker:
     """A number in (0, 1]."""
-    return lambda v: (_is_number(v) and 0 < v <= 1, float(v) if _is_number(v) else v)
+
+    def check(v: Any) -> tuple[bool, Any]:
+        f = finite(v)
+        return f is not None and 0 < f <= 1, v if f is None else f
+
+    return check
 
 
 def string() -> Checker:
@@ -70,21 +105,21 @@ def one_of(*choices: str) -> Checker:
     return lambda v: (isinstance(v, str) and v in choices, v)
 
 
-def bits_table() -> Checker:
-    """A mapping {bit-width (positive int): non-negative number}."""
+def bits_table(max_bits: int, max_value: float) -> Checker:
+    """A mapping {bit-width (integer in 1..max_bits): finite number in [0, max_value]}."""
 
     def check(v: Any) -> tuple[bool, Any]:
         if not isinstance(v, dict) or not v:
             return False, v
         out = {}
         for k, x in v.items():
-            try:
-                bits = int(k)
-            except (TypeError, ValueError):
+            if isinstance(k, bool) or not isinstance(k, int | str) or not str(k).strip().isascii() \
+                    or not str(k).strip().isdigit():
                 return False, v
-            if bits <= 0 or not _is_number(x) or x < 0:
+            bits, f = int(k), finite(x)
+            if not 0 < bits <= max_bits or f is None or not 0 <= f <= max_value:
                 return False, v
-            out[bits] = float(x)
+            out[bits] = f
         return True, tuple(sorted(out.items()))
 
     return check

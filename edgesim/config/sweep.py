@@ -55,7 +55,7 @@ class WorkloadSpec:
     kind: str
     model: str
     method: str = "edge-llm"  # tune: any Method; infer: lora or edge-llm
-    seq: int | None = None  # tune: default the trace's, else 512
+    seq: int | None = None  # tune: default the trace's, else 512 (capped at the model's max_seq)
     batch: int | None = None
     base_bits: int = 16
     lora_rank: int = 8

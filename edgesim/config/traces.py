@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 
 from edgesim.config.builtin import TRACE_DIR
+from edgesim.config.files import read_text
 from edgesim.config.models import load_model
 from edgesim.errors import ConfigError, Problem
 from edgesim.llm.model import ModelShape
@@ -140,12 +141,11 @@ def load_trace(path: str | Path, model: ModelShape | None = None) -> Trace:
     p = Path(path)
     if not p.exists() and (TRACE_DIR / f"{path}.json").exists():
         p = TRACE_DIR / f"{path}.json"
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(Problem(source=str(path), path="", message=f"cannot read file: {exc.strerror}")) from None
+    text = read_text(p, str(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(Problem(source=str(path), path="", line=exc.lineno, message=f"invalid JSON: {exc.msg}")) from None
+    except RecursionError:
+        raise ConfigError(Problem(source=str(path), path="", message="invalid JSON: nested too deeply")) from None
     return parse_trace(data, str(path), model)

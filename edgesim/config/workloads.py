@@ -8,11 +8,13 @@ CSV:   a header row with the same column names (name, m, n, k required).
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgesim.config import schema as s
+from edgesim.config.files import read_text
 from edgesim.config.yaml_source import LineDict, load_yaml
 from edgesim.errors import ConfigError, Problem
 from edgesim.ops import Gemm, WeightFormat
@@ -23,15 +25,18 @@ def _nm_pattern(v: Any) -> tuple[bool, Any]:
     return ok, pats[0] if ok else v
 
 
+MAX_DIM = 1 << 20  # per GEMM dimension
+MAX_BATCH = 1024
+
 GEMM_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
-    "m": s.Field(s.positive_int(), "a positive integer"),
-    "n": s.Field(s.positive_int(), "a positive integer"),
-    "k": s.Field(s.positive_int(), "a positive integer"),
-    "batch": s.Field(s.positive_int(), "a positive integer", required=False, default=1),
-    "a_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=8),
-    "b_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=8),
-    "c_bits": s.Field(s.positive_int(), "a positive integer (bits)", required=False, default=8),
+    "m": s.bounded_int(MAX_DIM),
+    "n": s.bounded_int(MAX_DIM),
+    "k": s.bounded_int(MAX_DIM),
+    "batch": s.Field(s.positive_int(MAX_BATCH), f"a positive integer (at most {MAX_BATCH:,})", required=False, default=1),
+    "a_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=8),
+    "b_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=8),
+    "c_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=8),
     "weight_density": s.Field(s.fraction(), "a number in (0, 1]", required=False, default=1.0),
     "weight_format": s.Field(s.one_of(*WeightFormat), f"one of {', '.join(WeightFormat)}",
                              required=False, default="dense"),
@@ -112,10 +117,9 @@ def _coerce(text: str) -> Any:
 
 def _load_csv(p: Path) -> GemmWorkload:
     try:
-        with p.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
-        raise ConfigError(Problem(source=str(p), path="", message=f"cannot read file: {exc.strerror}")) from None
+        rows = list(csv.DictReader(io.StringIO(read_text(p), newline="")))
+    except csv.Error as exc:
+        raise ConfigError(Problem(source=str(p), path="", message=f"not a valid CSV file: {exc}")) from None
     entries = [LineDict({k.strip(): _coerce(v.strip()) for k, v in r.items() if k is not None and v not in (None, "")})
                for r in rows]
     for i, e in enumerate(entries):
@@ -126,8 +130,9 @@ def _load_csv(p: Path) -> GemmWorkload:
 
 def parse_gemm_arg(text: str) -> Gemm:
     """`--gemm M,N,K`: an (M×K)·(K×N) product at the default 8-bit precision."""
-    parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise ConfigError(Problem(source=f"--gemm {text}", path="", message="expected three positive integers M,N,K, e.g. 512,4096,4096"))
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_DIM for p in parts):
+        raise ConfigError(Problem(source=f"--gemm {text}", path="", message=(
+            f"expected three positive integers M,N,K of at most {MAX_DIM:,}, e.g. 512,4096,4096")))
     m, n, k = (int(p) for p in parts)
     return Gemm(name=f"gemm_{m}x{n}x{k}", m=m, n=n, k=k)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from edgesim.config.files import read_text
 from edgesim.errors import ConfigError, Problem
 
 
@@ -63,9 +64,4 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def load_yaml(path: str | Path) -> Any:
     """Read and parse a YAML file; a missing or unreadable file is a ConfigError, not a traceback."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(Problem(source=str(path), path="", message=f"cannot read file: {exc.strerror}")) from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(read_text(path), str(path))

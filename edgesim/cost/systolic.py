@@ -25,6 +25,7 @@ from edgesim.operands import OperandModel
 from edgesim.ops import Gemm
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 def fold_overhead(dataflow: IntArray, rows: int, cols: int) -> IntArray:
@@ -37,7 +38,7 @@ def fold_overhead(dataflow: IntArray, rows: int, cols: int) -> IntArray:
     return out
 
 
-def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry, dataflow: IntArray) -> IntArray:
+def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry, dataflow: IntArray) -> FloatArray:
     """Array cycles of every candidate, fill/drain included, all tiles and batches."""
     R, C = arch.pe_array.rows, arch.pe_array.cols
     is_os, is_ws = dataflow == 0, dataflow == 1
@@ -46,5 +47,5 @@ def compute_cycles(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry, 
     n_time = np.where(is_os, g.nk, np.where(is_ws, g.nm, g.nn))
     t_sum = np.where(is_os, (g.nk - 1) * g.ke + g.rke, np.where(is_ws, op.m, op.n))
     per_fold = fold_overhead(dataflow, R, C) * n_time + om.stretch * t_sum
-    cycles: IntArray = (op.batch * f_rows * f_cols * per_fold).astype(np.int64)
+    cycles: FloatArray = op.batch * f_rows.astype(np.float64) * f_cols * per_fold  # float: no int64 wrap-around
     return cycles

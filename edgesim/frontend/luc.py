@@ -16,12 +16,14 @@ refuses such data unless told what to do (`unmeasured=`):
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from edgesim.config.files import read_text
 from edgesim.errors import ConfigError, Problem
 
 UNMEASURED_CHOICES = ("refuse", "as-measured", "exclude")
@@ -39,8 +41,8 @@ class LucResult:
 def load_sensitivity(path: str | Path) -> pd.DataFrame:
     """Read a layer,pruning_ratio,sample,output_mse CSV; errors name the file and the column."""
     try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError) as exc:
+        df = pd.read_csv(io.StringIO(read_text(path)))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ConfigError(Problem(source=str(path), path="", message=f"cannot read CSV: {exc}")) from None
     missing = [c for c in ("layer", "pruning_ratio", "output_mse") if c not in df.columns]
     if missing:

@@ -142,6 +142,12 @@ def _layer_settings(pol: LayerPolicy, st: TuningSettings, lora: bool) -> LayerSe
                          lora_targets=st.lora_targets)
 
 
+def default_seq(model: ModelShape, trace_seq: int | None) -> int:
+    """The sequence length a tuning step runs at when none is given: the trace's, else 512 capped at the model's
+    max_seq."""
+    return trace_seq if trace_seq is not None else min(512, model.max_seq)
+
+
 def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSettings = TuningSettings(),
                 policies: list[LayerPolicy] | None = None, phase: EdgeLlmPhase | None = None) -> TuningStep:
     """The ops of one tuning step, in execution order, with tensor dataflow and persistent memory.

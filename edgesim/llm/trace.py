@@ -53,20 +53,14 @@ class Trace:
 
 
 
-def max_supported_bits(arch: ArchSpec) -> int:
-    """Widest operand the MAC runs: up to 2x its native width (in passes); beyond that no energy is modelled."""
-    return 2 * arch.mac.native_bits
-
-
 def check_against(trace: Trace, arch: ArchSpec) -> None:
-    """Bit widths the hardware cannot run are errors naming the layer and field."""
-    top = max_supported_bits(arch)
+    """Bit widths the hardware cannot run are errors naming the layer and field, and the widths it can run."""
     problems = []
     for i, pol in enumerate(trace.policies):
         for field, bits in (("weight_bits", pol.w_bits), ("activation_bits", pol.a_bits), ("kv_bits", pol.kv_bits)):
-            if bits > top:
+            if bits not in arch.mac.widths():
                 problems.append(Problem(source=trace.source, path=f"layers[{i}].{field}", message=(
-                    f"{bits} bits is wider than {arch.name} supports (at most {top}: 2 passes of its "
-                    f"{arch.mac.native_bits}-bit MAC per operand)")))
+                    f"{arch.name} cannot run {bits}-bit operands; its {arch.mac.native_bits}-bit "
+                    f"{arch.mac.precision_mode} MAC runs {arch.mac.widths_text()}")))
     if problems:
         raise ConfigError(problems)

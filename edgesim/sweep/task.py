@@ -31,7 +31,7 @@ from edgesim.cost.area import area_breakdown_mm2
 from edgesim.errors import ConfigError
 from edgesim.llm.inference import InferenceSettings
 from edgesim.llm.model import ModelShape
-from edgesim.llm.step import TuningSettings
+from edgesim.llm.step import TuningSettings, default_seq
 from edgesim.llm.trace import Trace
 from edgesim.methods import Method
 from edgesim.results import InferenceResult, MethodResult
@@ -107,7 +107,7 @@ def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     if w.kind == "infer":
         inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=w.base_bits)
         return arch, _infer_row(arch, w, api.infer(arch, model, inf, [trace])[0])
-    seq = w.seq or (trace.sequence_length if trace else 512)
+    seq = w.seq or default_seq(model, trace.sequence_length if trace else None)
     batch = w.batch or (trace.batch if trace else 1)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=w.base_bits,
                         optimizer=trace.optimizer if trace else "adam")

@@ -92,11 +92,16 @@ def test_model_name_must_match():
     assert "model: the trace is for 'llama-7b' but the model is 'tiny'" in msg
 
 
-def test_bits_the_hardware_cannot_run():
+@pytest.mark.parametrize(("field", "bits"), [("weight_bits", 32), ("weight_bits", 3), ("activation_bits", 1),
+                                            ("kv_bits", 12)])
+def test_bits_the_hardware_cannot_run(field, bits):
+    """The default NPU's 8-bit fusion MAC has 4-bit bricks: it runs 4 and 8 bits, and 16 in passes; 1-, 3- and 12-bit
+    operands would otherwise be priced as if stored that narrow."""
     data = copy.deepcopy(GOOD)
-    data["layers"][2]["weight_bits"] = 32
+    data["layers"][2][field] = bits
     t = parse_trace(data, "t.json", TINY)
-    with pytest.raises(ConfigError, match=r"t.json: layers\[2\].weight_bits: 32 bits is wider than edge-npu-16x16 supports"):
+    with pytest.raises(ConfigError, match=rf"t.json: layers\[2\].{field}: edge-npu-16x16 cannot run {bits}-bit operands; "
+                                          r"its 8-bit fusion MAC runs 4, 8 or 16 bits"):
         check_against(t, load_arch())
 
 

@@ -52,7 +52,7 @@ def test_every_problem_is_reported_at_once_with_its_line(write):
     src = str(p)
     expected = [
         f"{src}:4: parameters.pe_array.rowz: no field 'rowz' in pe_array; did you mean 'rows'?",
-        f"{src}:5: parameters.pe_array.cols: expected a positive integer, got -4",
+        f"{src}:5: parameters.pe_array.cols: expected a positive integer (PEs, at most 4,096), got -4",
         f"{src}:6: parameters.global_buffer.capacity_kib: log_range: expected 0 < lo < hi for a log range",
         f"{src}:7: parameters.dram: is a section; vary one of its fields",
         f"{src}:8: constraints[0]: 'pe_array.rows * pe_array.colz <= 2': Attribute 'colz' does not exist",

@@ -61,7 +61,8 @@ def test_csv_format(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["simulate", "--set", "pe_array.rows=x"], "--set pe_array.rows=x: pe_array.rows: expected a positive integer, got 'x'"),
+    (["simulate", "--set", "pe_array.rows=x"],
+     "--set pe_array.rows=x: pe_array.rows: expected a positive integer (PEs, at most 4,096), got 'x'"),
     (["simulate", "--set", "pe_aray.rows=4"], "did you mean 'pe_array'?"),
     (["simulate", "--gemm", "1,2"], "--gemm 1,2: expected three positive integers M,N,K"),
     (["simulate", "--hw", "no_such_npu"], "no_such_npu: no such file, and no built-in hardware config of that name"),
@@ -78,7 +79,7 @@ def test_workload_file_errors_name_entry_and_line(write, capsys):
     path = write("w.yaml", "name: w\ngemms:\n  - {name: a, m: 4, n: 4, k: 4}\n  - {name: b, m: 0, n: 4, kk: 4}\n")
     assert main(["simulate", "--workload", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:4: gemms[1].m: expected a positive integer, got 0" in err
+    assert f"{path}:4: gemms[1].m: expected a positive integer (at most 1,048,576), got 0" in err
     assert "gemms[1].kk: unknown key 'kk'" in err
     assert "gemms[1].k: missing required field" in err
 

@@ -50,7 +50,7 @@ def test_unknown_key_gets_did_you_mean_with_line(write):
     path, msg, problems = _errors(write, text)
     assert f"{path}:{line}: global_buffer.capcity_kib: unknown key 'capcity_kib'; did you mean 'capacity_kib'?" in msg
     # the required field it replaced is reported too, in the same error
-    assert "global_buffer.capacity_kib: missing required field (expected a positive number (KiB))" in msg
+    assert "global_buffer.capacity_kib: missing required field (expected a positive number (KiB, at most 1,048,576))" in msg
     assert len(problems) == 2
 
 
@@ -67,8 +67,8 @@ def test_all_bad_values_listed_at_once(write):
                .replace("efficiency: 0.75", "efficiency: 1.5")
     _, msg, problems = _errors(write, text)
     assert len(problems) == 3
-    assert "clock_mhz: expected a positive number (MHz), got 'fast'" in msg
-    assert "pe_array.cols: expected a positive integer, got 0" in msg
+    assert "clock_mhz: expected a positive number (MHz, at most 10,000), got 'fast'" in msg
+    assert "pe_array.cols: expected a positive integer (PEs, at most 4,096), got 0" in msg
     assert "sparsity.efficiency: expected a number in (0, 1], got 1.5" in msg
 
 
@@ -80,7 +80,7 @@ def test_enum_error_lists_choices(write):
 def test_cross_check_native_energy(write):
     text = GOOD.replace("    8: 0.3\n", "")
     _, msg, _ = _errors(write, text)
-    assert "mac.energy_pj_per_mac: needs an entry for the native width 8 bits; has [4]" in msg
+    assert "mac.energy_pj_per_mac: needs an entry for every width the MAC runs (4, 8 bits); missing 8, has 4" in msg
 
 
 def test_nm_mode_needs_patterns(write):
@@ -110,7 +110,7 @@ def test_set_errors_name_the_override():
     with pytest.raises(ConfigError) as exc:
         load_arch(None, ["pe_array.rows=abc", "pe_arry.cols=3", "mac", "pe_array=3"])
     msg = str(exc.value)
-    assert "--set pe_array.rows=abc: pe_array.rows: expected a positive integer, got 'abc'" in msg
+    assert "--set pe_array.rows=abc: pe_array.rows: expected a positive integer (PEs, at most 4,096), got 'abc'" in msg
     assert "--set pe_arry.cols=3: pe_arry.cols: no field 'pe_arry' in the top level; did you mean 'pe_array'?" in msg
     assert "--set mac: expected PATH=VALUE" in msg
     assert "--set pe_array=3: pe_array: is a section; set one of its fields" in msg
