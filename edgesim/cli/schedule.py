@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from edgesim import api
-from edgesim.cli.args import add_hw_args, bad, require_positive
+from edgesim.arch import ArchSpec
+from edgesim.cli.args import add_hw_args, bad, require_positive, require_range
 from edgesim.config.hardware import load_arch
 from edgesim.config.mappings import write_mappings
 from edgesim.config.models import load_model
-from edgesim.config.workloads import load_gemm_workload, parse_gemm_arg
+from edgesim.config.workloads import check_widths, load_gemm_workload, parse_gemm_arg
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.llm.step import default_seq
 from edgesim.ops import Gemm
 from edgesim.report import schedule
 from edgesim.search.base import Searcher, SearchResult
@@ -31,7 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument("--gemm", metavar="M,N,K", help="a single (MxK)·(KxN) GEMM")
     src.add_argument("--workload", metavar="FILE", help="a GEMM list (.yaml or .csv)")
     src.add_argument("--layer", metavar="MODEL", help="the GEMMs of one decoder layer's forward pass (e.g. llama7b)")
-    p.add_argument("--seq", type=int, default=512, help="sequence length for --layer (default 512)")
+    p.add_argument("--seq", type=int, help="sequence length for --layer (default 512, or the model's max_seq if smaller)")
     p.add_argument("--searcher", choices=SEARCHERS, default="cpsat")
     p.add_argument("--deterministic-limit", dest="deterministic_limit", type=float, default=3.0,
                    metavar="UNITS",
@@ -59,16 +61,19 @@ def _searcher(args: argparse.Namespace) -> Searcher:
     return inner if args.no_cache else CachedSearcher(inner, ScheduleCache(Path(args.cache_dir).expanduser()))
 
 
-def _workload(args: argparse.Namespace) -> tuple[list[Gemm], str]:
-    if args.gemm:
+def _workload(args: argparse.Namespace, arch: ArchSpec) -> tuple[list[Gemm], str]:
+    if args.gemm is not None:
         op = parse_gemm_arg(args.gemm)
         return [op], op.name
-    if args.workload:
+    if args.workload is not None:
         wl = load_gemm_workload(args.workload)
+        check_widths(wl, arch)
         return list(wl.ops), wl.name
-    if args.layer:
-        require_positive("--seq", args.seq)
+    if args.layer is not None:
         model = load_model(args.layer)
+        if args.seq is None:
+            args.seq = default_seq(model, None)
+        require_range("--seq", args.seq, 1, model.max_seq, f"{model.name}'s max_seq")
         ops = [op for op in decoder_layer_forward(model, LayerSettings(seq=args.seq)) if isinstance(op, Gemm)]
         return ops, f"{model.name} decoder layer forward GEMMs (seq {args.seq})"
     raise bad("edgesim schedule", "give one of --gemm M,N,K, --workload FILE or --layer MODEL")
@@ -76,7 +81,7 @@ def _workload(args: argparse.Namespace) -> tuple[list[Gemm], str]:
 
 def run(args: argparse.Namespace) -> str:
     arch = load_arch(args.hw, args.overrides)
-    ops, name = _workload(args)
+    ops, name = _workload(args, arch)
     searcher = _searcher(args)
     schedules = api.schedule(arch, ops, searcher)
     rows = schedule.op_rows(schedules)

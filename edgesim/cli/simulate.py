@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.api import simulate_ops
+from edgesim.arch import ArchSpec
 from edgesim.cli.args import (
     MAX_BATCH,
     add_engine_arg,
@@ -22,9 +23,10 @@ from edgesim.config.builtin import DEFAULT_WORKLOAD
 from edgesim.config.hardware import load_arch
 from edgesim.config.mappings import load_mappings
 from edgesim.config.models import load_model
-from edgesim.config.workloads import load_gemm_workload, parse_gemm_arg
+from edgesim.config.workloads import check_widths, load_gemm_workload, parse_gemm_arg
 from edgesim.errors import Infeasible
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.llm.step import default_seq
 from edgesim.mapping import Dataflow
 from edgesim.ops import Op
 from edgesim.report import simulation, timeline
@@ -39,7 +41,7 @@ def add_parser(sub: Any) -> None:
     src.add_argument("--gemm", metavar="M,N,K", help="a single (MxK)·(KxN) GEMM")
     src.add_argument("--layer", metavar="MODEL", help="one decoder layer's forward ops of a model in workloads/models/ "
                                                       "(e.g. llama7b) or a model YAML")
-    sim.add_argument("--seq", type=int, default=512, help="sequence length for --layer (default 512)")
+    sim.add_argument("--seq", type=int, help="sequence length for --layer (default 512, or the model's max_seq if smaller)")
     sim.add_argument("--batch", type=int, default=1, help="batch for --layer (default 1)")
     sim.add_argument("--lora-rank", type=int, default=0, help="LoRA rank on q_proj and v_proj for --layer (default 0)")
     sim.add_argument("--dataflow", choices=[d.value for d in Dataflow], help="fix the dataflow (default: best of all)")
@@ -51,24 +53,27 @@ def add_parser(sub: Any) -> None:
     add_output_args(sim)
 
 
-def _workload(args: argparse.Namespace) -> tuple[list[Op], str]:
+def _workload(args: argparse.Namespace, arch: ArchSpec) -> tuple[list[Op], str]:
     if args.gemm is not None:
         op = parse_gemm_arg(args.gemm)
         return [op], op.name
     if args.layer is not None:
         model = load_model(args.layer)
+        if args.seq is None:
+            args.seq = default_seq(model, None)
         require_range("--seq", args.seq, 1, model.max_seq, f"{model.name}'s max_seq")
         require_range("--batch", args.batch, 1, MAX_BATCH)
         require_range("--lora-rank", args.lora_rank, 0, model.hidden, f"{model.name}'s hidden size")
         st = LayerSettings(seq=args.seq, batch=args.batch, lora_rank=args.lora_rank)
         return decoder_layer_forward(model, st), f"{model.name} decoder layer forward (seq {args.seq}, batch {args.batch})"
     wl = load_gemm_workload(args.workload or DEFAULT_WORKLOAD)
+    check_widths(wl, arch)
     return list(wl.ops), wl.name
 
 
 def run(args: argparse.Namespace) -> str:
     arch = load_arch(args.hw, args.overrides)
-    ops, name = _workload(args)
+    ops, name = _workload(args, arch)
     engine = Engine(args.engine) if args.engine else (Engine.SIM if args.timeline else Engine.ANALYTIC)
     if args.timeline and engine != Engine.SIM:
         raise bad("--timeline", "needs --engine sim (the analytic model has no timeline)")

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgesim.arch import ArchSpec
 from edgesim.config import schema as s
 from edgesim.config.files import read_text
+from edgesim.config.hardware import width_problem
 from edgesim.config.yaml_source import LineDict, load_yaml
 from edgesim.errors import ConfigError, Problem
 from edgesim.ops import Gemm, WeightFormat
@@ -126,6 +128,14 @@ def _load_csv(p: Path) -> GemmWorkload:
         e.start_line = i + 2  # header is line 1
         e.lines = dict.fromkeys(e, i + 2)
     return GemmWorkload(name=p.stem, ops=_build_all(entries, str(p), [i + 2 for i in range(len(entries))]), source=str(p))
+
+
+def check_widths(wl: GemmWorkload, arch: ArchSpec) -> None:
+    """Operand widths the hardware cannot run are errors naming the entry and field, and the widths it can run."""
+    problems = [p for i, op in enumerate(wl.ops) for field, bits in (("a_bits", op.a_bits), ("b_bits", op.b_bits))
+                if (p := width_problem(arch, bits, source=wl.source, path=f"gemms[{i}].{field}")) is not None]
+    if problems:
+        raise ConfigError(problems)
 
 
 def parse_gemm_arg(text: str) -> Gemm:
