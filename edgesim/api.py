@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 def simulate_ops(arch: ArchSpec, ops: Sequence[Op], *, workload_name: str = "", dataflow: Dataflow | None = None,
                  engine: Engine = Engine.ANALYTIC, max_events: int = 2000,
                  mappings: dict[str, Mapping] | None = None) -> SimulationResult:
-    """Evaluate every op in order. A GEMM takes its mapping from `mappings` (by op name, then by signature,
-    as `edgesim schedule -o` writes them), else from the heuristic mapper (with `dataflow` fixed, if given)."""
+    """Evaluate every op in order. A GEMM takes its mapping from `mappings` (by op name, then by signature, as
+    `config.mappings.match_mappings` gives them), else from the heuristic mapper (with `dataflow` fixed, if given)."""
     searcher = HeuristicSearcher(dataflow)
 
     def given(op: Op) -> Mapping | None:

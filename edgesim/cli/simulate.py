@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,18 @@ from edgesim.cli.args import (
 )
 from edgesim.config.builtin import DEFAULT_WORKLOAD
 from edgesim.config.hardware import load_arch
-from edgesim.config.mappings import load_mappings
+from edgesim.config.mappings import load_mappings, match_mappings
 from edgesim.config.models import load_model
 from edgesim.config.workloads import check_widths, load_gemm_workload, parse_gemm_arg
 from edgesim.errors import Infeasible
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
 from edgesim.llm.step import default_seq
 from edgesim.mapping import Dataflow
-from edgesim.ops import Op
+from edgesim.ops import Gemm, Op
 from edgesim.report import simulation, timeline
 from edgesim.results import Engine, SimulationResult
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Any) -> None:
@@ -45,8 +48,10 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--batch", type=int, default=1, help="batch for --layer (default 1)")
     sim.add_argument("--lora-rank", type=int, default=0, help="LoRA rank on q_proj and v_proj for --layer (default 0)")
     sim.add_argument("--dataflow", choices=[d.value for d in Dataflow], help="fix the dataflow (default: best of all)")
-    sim.add_argument("--mappings", metavar="FILE", help="use the mappings `edgesim schedule -o FILE` wrote (by op name or "
-                                                        "signature); ops not in it get the heuristic mapping")
+    sim.add_argument("--mappings", metavar="FILE", help="use the mappings `edgesim schedule -o FILE` wrote for this "
+                                                        "hardware (by op name, else signature); ops not in it get the "
+                                                        "heuristic mapping and are named on stderr")
+    sim.add_argument("--force", action="store_true", help="use --mappings even if scheduled for other hardware or ops")
     add_engine_arg(sim, default=None)
     sim.add_argument("--timeline", metavar="FILE", help="write the op/layer timeline (.png picture or .csv); implies --engine sim")
     add_infeasible_arg(sim)
@@ -77,10 +82,17 @@ def run(args: argparse.Namespace) -> str:
     engine = Engine(args.engine) if args.engine else (Engine.SIM if args.timeline else Engine.ANALYTIC)
     if args.timeline and engine != Engine.SIM:
         raise bad("--timeline", "needs --engine sim (the analytic model has no timeline)")
+    mappings = None
+    if args.mappings is not None:
+        mappings, unmatched = match_mappings(load_mappings(args.mappings), arch, [op for op in ops if isinstance(op, Gemm)],
+                                             force=args.force)
+        if unmatched:
+            more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+            log.warning("edgesim: warning: --mappings %s has no entry for %d GEMM(s) (%s%s): they get the heuristic "
+                        "mapping", args.mappings, len(unmatched), ", ".join(unmatched[:5]), more)
     res = simulate_ops(arch, ops, workload_name=name, engine=engine,
                        dataflow=Dataflow(args.dataflow) if args.dataflow else None,
-                       max_events=300 if len(ops) > 1 else 3000,
-                       mappings=load_mappings(args.mappings) if args.mappings else None)
+                       max_events=300 if len(ops) > 1 else 3000, mappings=mappings)
     refuse_infeasible(args, arch.name, [(name, len(res.results), [(r.op.name, r.cost.reason) for r in res.infeasible
                                                                   if isinstance(r.cost, Infeasible)])])
     if args.timeline:

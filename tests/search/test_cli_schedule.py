@@ -14,7 +14,7 @@ from edgesim.config.mappings import load_mappings
 from edgesim.errors import ConfigError, Infeasible
 from edgesim.ops import Gemm
 from edgesim.report.simulation import to_json
-from edgesim.search.cache import signature_key
+from edgesim.search.cache import mapping_from_dict, signature_key
 from edgesim.search.exhaustive import ExhaustiveSearcher
 
 
@@ -42,8 +42,9 @@ def test_gemm_json_totals_and_mappings_file(tmp_path):
     assert data["total_cycles"] <= sim["total_cycles"]
     row = data["per_op"][0]
     assert row["total_cycles"] <= min(row[f"fixed_{d}_cycles"] for d in ("os", "ws", "is"))
-    maps = load_mappings(out)
-    assert maps["gemm_40x24x64"] == maps[signature_key(op)] == ex.mapping
+    mf = load_mappings(out)
+    assert mf.entries == (("gemm_40x24x64", signature_key(op), ex.mapping),)
+    assert mf.fingerprint == arch.fingerprint()
 
 
 def test_workload_table_and_second_run_cached(tmp_path, write):
@@ -80,3 +81,31 @@ def test_load_mappings_rejects_bad_files(write):
     bad = {"version": 1, "mappings": [{"name": "x", "signature": "s", "mapping": {"dataflow": "os", "tile_m": 0}}]}
     with pytest.raises(ConfigError, match=r"mappings\[0\]"):
         load_mappings(write("c.json", json.dumps(bad)))
+
+
+def test_mappings_for_other_hardware_or_changed_ops_are_refused_unless_forced(tmp_path, capsys, caplog):
+    """A mappings file carries the hardware fingerprint and each op's signature: applying it elsewhere is an error."""
+    from edgesim.cli import main
+
+    out = tmp_path / "m.json"
+    assert main(["schedule", "--gemm", "64,64,64", "--searcher", "exhaustive", "--no-cache", "-o", str(out)]) == 0
+    capsys.readouterr()
+    # same hardware: used silently
+    assert main(["simulate", "--gemm", "64,64,64", "--mappings", str(out), "--format", "json"]) == 0
+    used = json.loads(capsys.readouterr().out)["per_op"][0]["mapping"]
+    assert used == mapping_from_dict(json.loads(out.read_text())["mappings"][0]["mapping"]).describe()
+    assert not caplog.records
+    # other hardware: refused, naming the file, the field and both fingerprints
+    assert main(["simulate", "--gemm", "64,64,64", "--set", "pe_array.rows=8", "--mappings", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: hardware_fingerprint: scheduled for edge-npu-16x16" in err and "--force" in err
+    assert main(["simulate", "--gemm", "64,64,64", "--set", "pe_array.rows=8", "--mappings", str(out), "--force"]) == 0
+    capsys.readouterr()
+    # an op of the same name with another shape: refused; an op no entry matches: named on stderr
+    data = json.loads(out.read_text())
+    data["mappings"][0]["name"] = "gemm_64x64x32"
+    out.write_text(json.dumps(data))
+    assert main(["simulate", "--gemm", "64,64,32", "--mappings", str(out)]) == 2
+    assert "mappings[gemm_64x64x32]: was written for another op of that name" in capsys.readouterr().err
+    assert main(["simulate", "--gemm", "32,32,32", "--mappings", str(out)]) == 0
+    assert "has no entry for 1 GEMM(s) (gemm_32x32x32)" in caplog.text
