@@ -42,7 +42,8 @@ def add_parser(sub: Any) -> None:
                                                       "default workloads/traces/<model>_edge_llm.json")
     tune.add_argument("--seq", type=int, help="sequence length (default: the trace's, else 512 or the model's max_seq if smaller)")
     tune.add_argument("--batch", type=int, help="batch (default: the trace's, else 1)")
-    tune.add_argument("--lora-rank", type=int, default=8)
+    tune.add_argument("--lora-rank", type=int, default=8,
+                      help="LoRA rank of the vanilla methods (default 8; edge-llm uses each layer's rank from its trace)")
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
     tune.add_argument("--base-bits", type=int, default=16, help="weight/activation bits of the vanilla methods (default 16)")
     add_engine_arg(tune)

@@ -94,6 +94,15 @@ def _cross_problems(d: dict[str, Any], source: str, model: ModelShape | None) ->
             bad(f"tuning.phases[{i}].trainable_window", f"expected 0 <= first <= last < {L}, got {[first, last]}")
         if not last <= ph["exit_layer"] < L:
             bad(f"tuning.phases[{i}].exit_layer", f"expected between the window's last layer ({last}) and {L - 1}, got {ph['exit_layer']}")
+    trained = {i for ph in d["tuning"]["phases"] for i in range(ph["trainable_window"][0], ph["trainable_window"][1] + 1)}
+    for i, e in enumerate(layers):
+        idx = e["index"]
+        if e["trainable"] != (idx in trained):
+            bad(f"layers[{i}].trainable", f"layer {idx} is {'in' if idx in trained else 'in no'} phase's trainable_window, "
+                                          f"so expected {str(idx in trained).lower()}, got {str(e['trainable']).lower()}")
+        elif idx in trained and e["lora_rank"] < 1:
+            bad(f"layers[{i}].lora_rank", f"layer {idx} is trained by a phase, so its adapters need a rank >= 1, got "
+                                          f"{e['lora_rank']}")
     exits = d["inference"]["exit_layers"]
     if any(x >= L for x in exits) or sorted(set(exits)) != exits:
         bad("inference.exit_layers", f"expected increasing layer indices below {L}, got {exits}")
@@ -116,12 +125,13 @@ def parse_trace(data: Any, source: str, model: ModelShape | None = None) -> Trac
         density = 1.0 - e["weight_sparsity"]
         fmt = WeightFormat.DENSE if e["weight_sparsity"] == 0 else (WeightFormat.NM if nm else WeightFormat.UNSTRUCTURED)
         policies.append(LayerPolicy(weight_density=density, weight_format=fmt, nm=nm if fmt == WeightFormat.NM else None,
-                                    w_bits=e["weight_bits"], a_bits=e["activation_bits"], kv_bits=e["kv_bits"]))
+                                    w_bits=e["weight_bits"], a_bits=e["activation_bits"], kv_bits=e["kv_bits"],
+                                    lora_rank=e["lora_rank"]))
     phases = tuple(EdgeLlmPhase(first=p["trainable_window"][0], last=p["trainable_window"][1], exit_layer=p["exit_layer"],
                                 steps=p["steps"]) for p in data["tuning"]["phases"])
     return Trace(model=data["model"], num_layers=data["num_layers"], sequence_length=data["sequence_length"],
                  batch=data["batch"], optimizer=data["optimizer"], policies=tuple(policies),
-                 lora_ranks=tuple(e["lora_rank"] for e in layers), phases=phases,
+                 phases=phases,
                  exit_layers=tuple(data["inference"]["exit_layers"]), provenance=dict(data.get("provenance", {})),
                  source=source)
 

@@ -41,7 +41,8 @@ class InferenceSettings:
 def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str) -> list[Op]:
     """One layer's forward for `tokens` new tokens attending to `ctx` positions."""
     st = LayerSettings(seq=tokens, batch=1, w_bits=pol.w_bits, a_bits=pol.a_bits, kv_bits=pol.kv_bits, vector_bits=vb,
-                       weight_density=pol.weight_density, weight_format=pol.weight_format, nm=pol.nm, lora_rank=lora)
+                       weight_density=pol.weight_density, weight_format=pol.weight_format, nm=pol.nm,
+                       lora_rank=(lora if pol.lora_rank is None else pol.lora_rank) if lora else 0)
     ops = decoder_layer_forward(model, st, prefix)
     if ctx == tokens:
         return ops

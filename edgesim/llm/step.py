@@ -138,7 +138,8 @@ class _StepBuilder:
 def _layer_settings(pol: LayerPolicy, st: TuningSettings, lora: bool) -> LayerSettings:
     return LayerSettings(seq=st.seq, batch=st.batch, w_bits=pol.w_bits, a_bits=pol.a_bits, kv_bits=pol.kv_bits,
                          vector_bits=st.vector_bits, weight_density=pol.weight_density,
-                         weight_format=pol.weight_format, nm=pol.nm, lora_rank=st.lora_rank if lora else 0,
+                         weight_format=pol.weight_format, nm=pol.nm,
+                         lora_rank=(st.lora_rank if pol.lora_rank is None else pol.lora_rank) if lora else 0,
                          lora_targets=st.lora_targets)
 
 

@@ -24,6 +24,7 @@ class LayerPolicy:
     w_bits: int = 16
     a_bits: int = 16
     kv_bits: int = 16
+    lora_rank: int | None = None  # the layer's LoRA rank (from a trace); None: the tuning settings' rank
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +46,6 @@ class Trace:
     batch: int
     optimizer: str
     policies: tuple[LayerPolicy, ...]
-    lora_ranks: tuple[int, ...]
     phases: tuple[EdgeLlmPhase, ...]
     exit_layers: tuple[int, ...]
     provenance: dict[str, Any]

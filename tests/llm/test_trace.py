@@ -131,3 +131,37 @@ def test_nm_pattern_must_be_valid():
 def test_missing_file():
     with pytest.raises(ConfigError, match="nope.json: cannot read file"):
         load_trace("nope.json")
+
+
+def test_each_layers_lora_rank_is_used():
+    """tiny: hidden 64, kv_dim 2 x 16 = 32. A rank-r adapter on q (64x64) has 64r + 64r parameters, on v (64x32)
+    64r + 32r: 224r per layer. Phase 0 trains layers 0 and 1: 224 x (8 + 8) = 3,584 at rank 8, and 224 x (16 + 8)
+    = 5,376 when layer 0's rank is 16 (hand calculation)."""
+    from edgesim.llm.step import TuningSettings, expand_step
+    from edgesim.methods import Method
+
+    counts = []
+    for rank in (8, 16):
+        data = copy.deepcopy(GOOD)
+        data["layers"][0]["lora_rank"] = rank
+        t = parse_trace(data, "t.json", TINY)
+        step = expand_step(load_arch(), TINY, Method.EDGE_LLM, TuningSettings(seq=32), list(t.policies), t.phases[0])
+        counts.append(step.trainable_params)
+    assert counts == [3584, 5376]
+
+
+def test_trainable_must_match_the_windows():
+    data = copy.deepcopy(GOOD)
+    data["layers"][1]["trainable"] = False
+    with pytest.raises(ConfigError, match=r"t.json: layers\[1\].trainable: layer 1 is in phase's trainable_window, "
+                                          r"so expected true, got false"):
+        parse_trace(data, "t.json", TINY)
+    data = copy.deepcopy(GOOD)
+    data["tuning"]["phases"] = data["tuning"]["phases"][:1]  # layers 2 and 3 are trained by no phase
+    data["inference"]["exit_layers"] = [1]
+    with pytest.raises(ConfigError, match=r"layers\[2\].trainable: layer 2 is in no phase's trainable_window"):
+        parse_trace(data, "t.json", TINY)
+    data = copy.deepcopy(GOOD)
+    data["layers"][0]["lora_rank"] = 0
+    with pytest.raises(ConfigError, match=r"layers\[0\].lora_rank: layer 0 is trained by a phase"):
+        parse_trace(data, "t.json", TINY)
