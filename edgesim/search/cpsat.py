@@ -292,6 +292,7 @@ class CpSatSearcher:
         solver = cp_model.CpSolver()
         p = solver.parameters
         p.num_workers = 1  # one sequential search: the same improving solutions, in the same order, every run
+        p.catch_sigint_signal = False  # Ctrl-C reaches Python (exit 130), not a handler that kills it
         p.random_seed = self.seed
         p.max_deterministic_time = self.deterministic_limit / n_dataflows
         # no max_time_in_seconds: a wall-clock limit would make the answer depend on the machine's load
