@@ -280,7 +280,12 @@ def _workloads(raw: list[Any], source: str, base_dir: Path, problems: list[Probl
             except ConfigError as exc:
                 mine += [Problem(source=source, path=path, line=line, message=f"{p}") for p in exc.problems]
             else:
-                out.append(w)
+                tokens = (("seq", w.seq or 0) if kind == "tune" else ("prompt + generate", w.prompt + w.generate))
+                if tokens[1] > model.max_seq:
+                    mine.append(Problem(source=source, path=f"{path}.{tokens[0].split()[0]}", line=line, message=(
+                        f"{tokens[0]} is {tokens[1]:,} but {model.name}'s max_seq is {model.max_seq:,}")))
+                else:
+                    out.append(w)
         problems += mine
     labels = [w.label for w in out]
     for lab in {x for x in labels if labels.count(x) > 1}:

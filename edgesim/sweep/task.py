@@ -23,7 +23,7 @@ from typing import Any
 import edgesim
 from edgesim import api
 from edgesim.arch import ArchSpec
-from edgesim.config.hardware import load_arch
+from edgesim.config.hardware import load_arch, width_problem
 from edgesim.config.models import load_model
 from edgesim.config.sweep import WorkloadSpec
 from edgesim.config.traces import default_trace_path, load_trace
@@ -103,6 +103,8 @@ def _infer_row(arch: ArchSpec, w: WorkloadSpec, r: InferenceResult) -> dict[str,
 def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     arch = _arch(t.hardware, t.overrides)
     w = t.workload
+    if w.method != Method.EDGE_LLM and (p := width_problem(arch, w.base_bits, source=w.label, path="base_bits")):
+        raise ConfigError(p)
     model, trace = _model_and_trace(w.model, w.trace, w.method == Method.EDGE_LLM)
     if w.kind == "infer":
         inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=w.base_bits)

@@ -7,6 +7,8 @@ import pytest
 from edgesim.config.sweep import load_sweep_spec
 from edgesim.errors import ConfigError
 
+from .conftest import TINY_SPEC
+
 
 def test_the_tiny_spec_loads(tiny_spec):
     spec = load_sweep_spec(tiny_spec)
@@ -77,3 +79,14 @@ def test_cli_exits_2_with_the_message_and_no_traceback(write, tmp_path):
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and "parameters.pe_array.rowz" in res.stderr
     assert not (tmp_path / "r.db").exists()
+
+
+def test_workload_lengths_beyond_the_models_max_seq_are_refused(write):
+    spec = TINY_SPEC.replace("  - {kind: tune, model: tiny, method: lora}",
+                             "  - {kind: tune, model: tiny, method: lora, seq: 4096}\n"
+                             "  - {kind: infer, model: tiny, method: lora}")
+    with pytest.raises(ConfigError) as e:
+        load_sweep_spec(write("s.yaml", spec))
+    msg = str(e.value)
+    assert "workloads[1].seq: seq is 4,096 but tiny's max_seq is 128" in msg
+    assert "workloads[2].prompt: prompt + generate is 640 but tiny's max_seq is 128" in msg
