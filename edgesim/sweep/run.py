@@ -27,6 +27,7 @@ from typing import Any
 from tqdm import tqdm
 
 from edgesim.config.sweep import MAXIMISED, SweepSpec
+from edgesim.errors import ConfigError, Problem
 from edgesim.sweep.space import Point, Resolved, resolve, sample_points
 from edgesim.sweep.store import ResultStore
 from edgesim.sweep.task import Task, evaluate_task, point_id
@@ -64,6 +65,9 @@ def tasks_for(spec: SweepSpec, r: Resolved, cache_dir: str | None) -> list[Task]
     return out
 
 
+CONNECT_TIMEOUT_S = 10  # an unreachable --scheduler is an error after this long
+
+
 @contextmanager
 def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """A client of the cluster at `scheduler`, or of a LocalCluster of `workers` single-threaded processes."""
@@ -71,7 +75,12 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise ConfigError(Problem(source=f"--scheduler {scheduler}", path="", message=(
+                f"cannot connect to a dask scheduler there: {exc}"))) from None
+        with client:
             yield client
         return
     n = workers or os.cpu_count() or 1
@@ -163,6 +172,8 @@ def run_sweep(spec: SweepSpec, db: str | Path, *, scheduler: str | None = None, 
                     continue
                 pairs += [(t, r.point.as_dict()) for t in tasks_for(spec, r, cache_dir)]
             pending = len({t.point_id for t, _ in pairs} - runner.done)
+            if pending and runner.client is None:  # connect (or start the cluster) before the progress bar shows
+                runner.client = factory()
             with _bar(runner, pending, spec.name):
                 runner.run(pairs)
     summary.seconds = time.perf_counter() - t0

@@ -23,6 +23,7 @@ from tests.conftest import REPO
 HW = yaml.safe_load((REPO / "hw_configs" / "edge_npu_16x16.yaml").read_text(encoding="utf-8"))
 MODEL = yaml.safe_load((REPO / "workloads" / "models" / "tiny.yaml").read_text(encoding="utf-8"))
 TRACE = json.loads((REPO / "workloads" / "traces" / "tiny_edge_llm.json").read_text(encoding="utf-8"))
+QUICK_SPEC = REPO / "experiments" / "04_hw_sweep" / "sweep_quick.yaml"
 GEMMS = {"name": "w", "gemms": [{"name": "g", "m": 64, "n": 64, "k": 64}]}
 
 WRONG = [0, -3, "x", float("inf"), float("nan"), 10**30, True, [1], {"a": 1}]  # for fields that must be positive
@@ -127,6 +128,12 @@ def cases() -> list[tuple[str, Any, tuple[str, ...]]]:
         (["trace", "--from-mse", "no_such.csv", "-o", "t.json"], ("no_such.csv",)),
         (["tune", "--model", "tiny", "-o", "no_such_dir/out.txt"], ("-o no_such_dir/out.txt", "does not exist")),
         (["simulate", "--gemm", "8,8,8", "-o", "."], ("-o .", "is a directory")),
+        (["sweep", "run", str(QUICK_SPEC), "-o", "r.db", "--scheduler", "garbage"], ("--scheduler garbage", "connect")),
+        (["sweep", "run", str(QUICK_SPEC), "-o", "r.db", "--workers", "0"], ("--workers", "got 0")),
+        (["sweep", "run", "no_such_spec.yaml", "-o", "r.db"], ("no_such_spec.yaml",)),
+        (["sweep", "report", "no_such.db", "-o", "r.html"], ("no_such.db",)),
+        (["sweep", "pareto", str(QUICK_SPEC)], ("sweep_quick.yaml", "not a database")),
+        (["sweep", "export", "no_such.db", "-o", "x.txt"], ("x.txt",)),
     ):
         out.append(("argv", argv, want))
     return out
