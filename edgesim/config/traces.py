@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,12 @@ def _cross_problems(d: dict[str, Any], source: str, model: ModelShape | None) ->
             bad("num_layers", f"the trace has {L} layers but model {model.name} has {model.layers}")
         if d["model"] != model.name:
             bad("model", f"the trace is for {d['model']!r} but the model is {model.name!r}")
+        if d["sequence_length"] > model.max_seq:
+            bad("sequence_length", f"expected at most {model.name}'s max_seq ({model.max_seq:,}), got {d['sequence_length']:,}")
+        for i, e in enumerate(d["layers"]):
+            if e["lora_rank"] > model.hidden:
+                bad(f"layers[{i}].lora_rank", f"expected at most {model.name}'s hidden size ({model.hidden:,}), "
+                                              f"got {e['lora_rank']:,}")
     layers = d["layers"]
     if len(layers) != L:
         bad("layers", f"expected {L} entries (num_layers), got {len(layers)}")
@@ -109,11 +116,23 @@ def _cross_problems(d: dict[str, Any], source: str, model: ModelShape | None) ->
     return out
 
 
+def _non_finite(x: Any, path: str = "") -> list[tuple[str, float]]:
+    """(field path, value) of every NaN or infinite number in a parsed JSON tree (JSON allows NaN and Infinity)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return [(path or "<top>", x)]
+    if isinstance(x, dict):
+        return [f for k, v in x.items() for f in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(x, list):
+        return [f for i, v in enumerate(x) for f in _non_finite(v, f"{path}[{i}]")]
+    return []
+
+
 def parse_trace(data: Any, source: str, model: ModelShape | None = None) -> Trace:
     if isinstance(data, dict) and data.get("schema_version") not in (SCHEMA_VERSION, None):
         raise ConfigError(Problem(source=source, path="schema_version", message=(
             f"unsupported trace version {data.get('schema_version')!r}; this edgesim reads version {SCHEMA_VERSION}")))
-    problems = _schema_problems(data, source)
+    problems = [Problem(source=source, path=p, message=f"expected a finite number, got {v}") for p, v in _non_finite(data)]
+    problems = problems or _schema_problems(data, source)
     if not problems:
         problems = _cross_problems(data, source, model)
     if problems:

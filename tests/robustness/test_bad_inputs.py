@@ -83,7 +83,8 @@ def cases() -> list[tuple[str, Any, tuple[str, ...]]]:
         t = copy.deepcopy(TRACE)
         t["layers"][1][field] = v
         out.append(("trace", t, (f"layers[1].{field}", f"{v}-bit")))
-    for field, v in (("weight_sparsity", 1.5), ("weight_sparsity", "x"), ("lora_rank", -1), ("weight_bits", 0),
+    for field, v in (("weight_sparsity", float("nan")), ("weight_sparsity", float("inf")), ("weight_sparsity", 1.5),
+                     ("weight_sparsity", "x"), ("lora_rank", -1), ("weight_bits", 0),
                      ("trainable", "yes"), ("sparsity_format", "diagonal")):
         t = copy.deepcopy(TRACE)
         t["layers"][1][field] = v

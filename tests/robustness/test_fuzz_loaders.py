@@ -91,3 +91,48 @@ def test_hardware_with_one_field_randomised(tree):
 @given(tree=mutated(TRACE))
 def test_trace_with_one_field_randomised(tree):
     only_config_errors("trace", json.dumps(tree).encode("utf-8"))
+
+
+LAYER_FIELDS = sorted(TRACE["layers"][0])
+
+
+@FUZZ
+@given(layer=st.integers(0, len(TRACE["layers"]) - 1), field=st.sampled_from(LAYER_FIELDS), value=scalars)
+def test_trace_with_one_layer_field_randomised(layer, field, value):
+    """Deeper than a top-level field: one field of one layer, any scalar (NaN and infinities included). The trace
+    is then costed too, so a value the loader lets through must also be one the model can price."""
+    tree = json.loads(json.dumps(TRACE))
+    tree["layers"][layer][field] = value
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "t.json"
+        p.write_text(json.dumps(tree), encoding="utf-8")
+        with contextlib.suppress(ConfigError):
+            from edgesim import api
+            from edgesim.config.hardware import load_arch
+            from edgesim.llm.step import TuningSettings
+            from edgesim.methods import Method
+
+            t = load_trace(p, TINY)
+            api.tune(load_arch(), TINY, [Method.EDGE_LLM], TuningSettings(seq=32), t)
+
+
+HW_LEAVES = sorted(f"{sec}.{k}" for sec, body in HW.items() if isinstance(body, dict) for k in body)
+
+
+@FUZZ
+@given(leaf=st.sampled_from(HW_LEAVES), value=scalars)
+def test_hardware_with_one_nested_field_randomised(leaf, value):
+    """One field of one section, any scalar; what the loader accepts must then cost a GEMM and a layer."""
+    sec, key = leaf.split(".")
+    tree = json.loads(json.dumps(HW))
+    tree[sec][key] = value
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "hw.yaml"
+        p.write_text(yaml.safe_dump(tree, allow_unicode=True), encoding="utf-8")
+        with contextlib.suppress(ConfigError):
+            from edgesim import api
+            from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+            from edgesim.ops import Gemm
+
+            arch = load_arch(str(p))
+            api.simulate_ops(arch, [Gemm(name="g", m=64, n=48, k=96), *decoder_layer_forward(TINY, LayerSettings(seq=16))])
