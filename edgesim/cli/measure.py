@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> str:
     if args.mse_csv:
         m.pruning.to_csv(args.mse_csv, index=False)
     trace = build_trace(m, shape, policy=args.policy, target=getattr(args, "target", 0.5), stride=getattr(args, "stride", 8),
-                        low_bits=args.low_bits, high_bits=args.high_bits, seq=getattr(args, "seq", None) or shape.max_seq,
+                        low_bits=args.low_bits, high_bits=args.high_bits, seq=getattr(args, "seq", None),
                         unmeasured=getattr(args, "unmeasured", "refuse"),
                         provenance={"measured": args.measure, "calibration": f"{n} x {seq} tokens"})
     out = getattr(args, "output", None)

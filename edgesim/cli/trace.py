@@ -22,7 +22,8 @@ def add_parser(sub: Any) -> None:
                     help="what to do with layers whose measurements are all zero (default: refuse)")
     tr.add_argument("--low-bit-layers", default="", metavar="I,J,...", help="layers at 4 bits (others 8)")
     tr.add_argument("--stride", type=int, default=8, help="layers per tuning window / exit spacing (default 8)")
-    tr.add_argument("--seq", type=int, default=512)
+    tr.add_argument("--seq", type=int, help="tuning sequence length the trace records (default 512, or the model's "
+                                            "max_seq if smaller)")
     tr.add_argument("-o", "--output", metavar="FILE", required=True)
     measure.add_arguments(tr)
 
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> str:
     if not args.from_mse:
         raise bad("edgesim trace", "give --from-mse CSV (measurements) or --measure small|module|hf-llama (measure a PyTorch model)")
     require_positive("--stride", args.stride)
-    require_positive("--seq", args.seq)
+    if args.seq is not None:
+        require_positive("--seq", args.seq)
     if not 0 < args.target < 1:
         raise bad("--target", f"expected a mean sparsity in (0, 1), got {args.target}")
     try:

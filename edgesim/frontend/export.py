@@ -16,10 +16,12 @@ from edgesim.llm.trace import Trace
 
 def edge_llm_trace(model: ModelShape, sparsity: list[float] | tuple[float, ...], *, low_bit_layers: tuple[int, ...] = (),
                    high_bits: int = 8, low_bits: int = 4, stride: int = 8, steps_per_phase: int = 100,
-                   lora_rank: int = 8, seq: int = 512, batch: int = 1, optimizer: str = "adam",
+                   lora_rank: int = 8, seq: int | None = None, batch: int = 1, optimizer: str = "adam",
                    provenance: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Per-layer sparsity and bits, phases of `stride` layers with an exit after each window, voting exits."""
+    """Per-layer sparsity and bits, phases of `stride` layers with an exit after each window, voting exits.
+    `seq` defaults to 512, or the model's max_seq if smaller."""
     L = model.layers
+    seq = seq if seq is not None else min(512, model.max_seq)
     if len(sparsity) != L:
         raise ValueError(f"{len(sparsity)} sparsities for a {L}-layer model")
     exits = list(range(stride - 1, L, stride))
@@ -45,7 +47,7 @@ def write_trace(trace: dict[str, Any], path: str | Path) -> None:
 
 
 def luc_trace(model_name: str, mse_csv: str, *, target: float = 0.5, unmeasured: str = "refuse",
-              low_bit_layers: tuple[int, ...] = (), stride: int = 8, seq: int = 512,
+              low_bit_layers: tuple[int, ...] = (), stride: int = 8, seq: int | None = None,
               source: str = "<trace>") -> tuple[dict[str, Any], Trace, LucResult]:
     """Edge-LLM's LUC formula on measured sensitivities (layer,pruning_ratio,sample,output_mse) as a trace: the JSON
     data, the trace it parses to (what is written must load; `source` names it in errors) and the policy."""

@@ -53,7 +53,7 @@ def choose_sparsity(m: Measurements, policy: str, target: float, unmeasured: str
 
 
 def build_trace(m: Measurements, shape: ModelShape, *, policy: str = "luc", target: float = 0.5, stride: int = 8,
-                low_bits: int = 4, high_bits: int = 8, seq: int = 128, unmeasured: str = "refuse", steps_per_phase: int = 100,
+                low_bits: int = 4, high_bits: int = 8, seq: int | None = None, unmeasured: str = "refuse", steps_per_phase: int = 100,
                 provenance: dict[str, Any] | None = None) -> dict[str, Any]:
     """A trace dict from measurements: sparsity by `policy` (luc, min-mse, or nm for 2:4/1:4), bits by quant sensitivity."""
     low = low_bit_layers(m.quant, low_bits)
