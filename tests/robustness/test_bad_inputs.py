@@ -92,6 +92,21 @@ def cases() -> list[tuple[str, Any, tuple[str, ...]]]:
     for top, v in (("schema_version", 2), ("num_layers", 5), ("model", "llama7b"), ("sequence_length", 0),
                    ("batch", "one"), ("optimizer", "lion")):
         out.append(("trace", {**TRACE, top: v}, (top,)))
+    # GEMM lists as CSV: a header line, then one GEMM per line
+    for col, v in (("m", "0"), ("n", "x"), ("k", "1e400"), ("batch", "-2"), ("a_bits", "3"), ("weight_density", "nan")):
+        row = {"name": "g", "m": "64", "n": "64", "k": "64", col: v}
+        out.append(("csv", ",".join(row) + "\n" + ",".join(row.values()) + "\n", (col,)))
+    out += [("csv", "name,m,n\ng,64,64\n", ("gemms[0].k", "missing")),
+            ("csv", "name,m,n,k,color\ng,64,64,64,red\n", ("color",))]
+    # mappings files (edgesim schedule -o)
+    good_map = {"dataflow": "os", "tile_m": 8, "tile_n": 8, "tile_k": 8, "dram_order": "mnk", "double_buffer": True}
+    for bad_entry, want in (({"dataflow": "xx"}, "mappings[0]"), ({"tile_m": 0}, "mappings[0]"),
+                            ({"dram_order": "abc"}, "mappings[0]"), ({"tile_k": "big"}, "mappings[0]")):
+        out.append(("mappings", {"version": 1, "hardware": "x", "hardware_fingerprint": "f", "searcher": "s",
+                                 "mappings": [{"name": "g", "signature": "s", "mapping": {**good_map, **bad_entry}}]},
+                    (want,)))
+    out += [("mappings", {"version": 2, "mappings": []}, ("version 1",)),
+            ("mappings", {"version": 1, "mappings": [], "hardware_fingerprint": 3}, ("hardware_fingerprint", "got 3"))]
     # command-line slips: (argv, substrings)
     for argv, want in (
         (["tune", "--model", "tiny", "--seq", "0"], ("--seq", "got 0")),
@@ -161,6 +176,14 @@ def write_payload(kind: str, payload: Any, d: Path) -> list[str]:
         p = d / "trace.json"
         p.write_text(json.dumps(payload), encoding="utf-8")
         return ["tune", "--model", "tiny", "--trace", str(p), "--no-cache", "--mapper", "heuristic"]
+    if kind == "csv":
+        p = d / "gemms.csv"
+        p.write_text(payload, encoding="utf-8")
+        return ["simulate", "--workload", str(p)]
+    if kind == "mappings":
+        p = d / "mappings.json"
+        p.write_text(json.dumps(payload), encoding="utf-8")
+        return ["simulate", "--gemm", "8,8,8", "--mappings", str(p)]
     return list(payload)
 
 
@@ -176,7 +199,8 @@ def test_bad_input_exits_2_naming_source_field_and_value(kind, payload, want, tm
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("edgesim: error:"), err
-    source = {"hw": "hw.yaml", "model": "model.yaml", "gemms": "gemms.yaml", "trace": "trace.json"}.get(kind)
+    source = {"hw": "hw.yaml", "model": "model.yaml", "gemms": "gemms.yaml", "trace": "trace.json", "csv": "gemms.csv",
+              "mappings": "mappings.json"}.get(kind)
     for s in ((source,) if source else ()) + want:
         assert s in err, f"{s!r} not in: {err}"
 
