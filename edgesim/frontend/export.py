@@ -52,7 +52,17 @@ def luc_trace(model_name: str, mse_csv: str, *, target: float = 0.5, unmeasured:
     """Edge-LLM's LUC formula on measured sensitivities (layer,pruning_ratio,sample,output_mse) as a trace: the JSON
     data, the trace it parses to (what is written must load; `source` names it in errors) and the policy."""
     model = load_model(model_name)
-    luc = luc_sparsity(load_sensitivity(mse_csv), target=target, unmeasured=unmeasured, source=mse_csv)
+    outside = [i for i in low_bit_layers if not 0 <= i < model.layers]
+    if outside:
+        raise ConfigError(Problem(source="--low-bit-layers", path="", message=(
+            f"layer(s) {', '.join(map(str, outside))} are not layers of {model.name} (0 to {model.layers - 1})")))
+    df = load_sensitivity(mse_csv)
+    measured = sorted({int(x) for x in df["layer"]})
+    if measured and (measured[0] < 0 or measured[-1] >= model.layers):
+        raise ConfigError(Problem(source=mse_csv, path="layer", message=(
+            f"measures layers {measured[0]} to {measured[-1]} but {model.name} has {model.layers} (0 to "
+            f"{model.layers - 1}); is it for another model? (--model)")))
+    luc = luc_sparsity(df, target=target, unmeasured=unmeasured, source=mse_csv)
     if len(luc.sparsity) != model.layers:
         raise ConfigError(Problem(source=mse_csv, path="layer",
                                   message=f"{len(luc.sparsity)} layers measured but {model.name} has {model.layers}"))

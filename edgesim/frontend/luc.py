@@ -38,6 +38,10 @@ class LucResult:
     target: float
 
 
+def _shown(v: object) -> str:
+    return repr(v) if isinstance(v, str) else str(v.item() if hasattr(v, "item") else v)
+
+
 def load_sensitivity(path: str | Path) -> pd.DataFrame:
     """Read a layer,pruning_ratio,sample,output_mse CSV; errors name the file and the column."""
     try:
@@ -48,6 +52,28 @@ def load_sensitivity(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ConfigError(Problem(source=str(path), path=",".join(missing),
                                   message=f"missing column(s); found {', '.join(map(str, df.columns))}"))
+    if df.empty:
+        raise ConfigError(Problem(source=str(path), path="", message="no measurements (only a header)"))
+    problems = []
+    v = {c: pd.to_numeric(df[c], errors="coerce") for c in ("layer", "pruning_ratio", "output_mse")}
+    checks = (("layer", v["layer"].notna() & (v["layer"] >= 0) & (v["layer"] < 1024) & (v["layer"] == v["layer"].round()),
+               "a layer index 0 to 1023"),
+              ("pruning_ratio", v["pruning_ratio"].notna() & (v["pruning_ratio"] >= 0) & (v["pruning_ratio"] < 1),
+               "a ratio in [0, 1)"),
+              ("output_mse", v["output_mse"].notna() & (v["output_mse"] >= 0) & np.isfinite(v["output_mse"]),
+               "a finite number >= 0"))
+    for col, ok, expected in checks:
+        bad = np.flatnonzero(~ok.to_numpy())
+        if bad.size:
+            row = int(bad[0])
+            more = f" (and {bad.size - 1} more rows)" if bad.size > 1 else ""
+            problems.append(Problem(source=str(path), path=col, line=row + 2,
+                                    message=f"expected {expected}, got {_shown(df[col].iloc[row])}{more}"))
+        else:
+            df[col] = v[col]
+    if problems:
+        raise ConfigError(problems)
+    df["layer"] = df["layer"].astype(int)
     return df
 
 

@@ -98,6 +98,19 @@ def cases() -> list[tuple[str, Any, tuple[str, ...]]]:
         out.append(("csv", ",".join(row) + "\n" + ",".join(row.values()) + "\n", (col,)))
     out += [("csv", "name,m,n\ng,64,64\n", ("gemms[0].k", "missing")),
             ("csv", "name,m,n,k,color\ng,64,64,64,red\n", ("color",))]
+    # sensitivity measurements for edgesim trace --from-mse (layer,pruning_ratio,sample,output_mse)
+    head = "layer,pruning_ratio,sample,output_mse\n"
+    out += [("mse", head + "x,0.1,0,0.5\n", ("layer", "got 'x'")),
+            ("mse", head + "0,1.5,0,0.5\n", ("pruning_ratio", "got 1.5")),
+            ("mse", head + "0,0.1,0,nan\n", ("output_mse", "got nan")),
+            ("mse", head + "0,0.1,0,-1\n", ("output_mse", "got -1")),
+            ("mse", head + "0.5,0.1,0,1\n", ("layer", "got 0.5")),
+            ("mse", head, ("no measurements",)),
+            ("mse", "layer,ratio\n0,0.1\n", ("pruning_ratio,output_mse", "missing column")),
+            ("mse", head + "40,0.1,0,1\n", ("layer", "measures layers 40 to 40")),
+            ("mse", (REPO.parent / "shared" / "data" / "llama7b_layerwise_pruning_mse.csv").read_text(encoding="utf-8")
+             if (REPO.parent / "shared" / "data" / "llama7b_layerwise_pruning_mse.csv").exists() else head + "40,0.1,0,1\n",
+             ("layer",))]
     # mappings files (edgesim schedule -o)
     good_map = {"dataflow": "os", "tile_m": 8, "tile_n": 8, "tile_k": 8, "dram_order": "mnk", "double_buffer": True}
     for bad_entry, want in (({"dataflow": "xx"}, "mappings[0]"), ({"tile_m": 0}, "mappings[0]"),
@@ -180,6 +193,10 @@ def write_payload(kind: str, payload: Any, d: Path) -> list[str]:
         p = d / "gemms.csv"
         p.write_text(payload, encoding="utf-8")
         return ["simulate", "--workload", str(p)]
+    if kind == "mse":
+        p = d / "mse.csv"
+        p.write_text(payload, encoding="utf-8")
+        return ["trace", "--from-mse", str(p), "--model", "tiny", "-o", str(d / "t.json")]
     if kind == "mappings":
         p = d / "mappings.json"
         p.write_text(json.dumps(payload), encoding="utf-8")
@@ -200,7 +217,7 @@ def test_bad_input_exits_2_naming_source_field_and_value(kind, payload, want, tm
     assert code == 2, err
     assert err.startswith("edgesim: error:"), err
     source = {"hw": "hw.yaml", "model": "model.yaml", "gemms": "gemms.yaml", "trace": "trace.json", "csv": "gemms.csv",
-              "mappings": "mappings.json"}.get(kind)
+              "mappings": "mappings.json", "mse": "mse.csv"}.get(kind)
     for s in ((source,) if source else ()) + want:
         assert s in err, f"{s!r} not in: {err}"
 
