@@ -6,8 +6,8 @@ Methods (DESIGN.md section 3):
 - qlora: as lora with the base weights at `qlora_bits` (4-bit).
 - partial: the last `partial_layers` layers are fully trained; backward only through them.
 - edge-llm: per-layer compression from the trace; forward only up to the active phase's exit layer,
-  the exit head there, backward-data only through the phase's trainable window, adapters trained in
-  the window only.
+  the exit head there, backward-data from the exit down to the first layer of the phase's trainable window
+  (activation gradients only, beyond the window), adapters trained in the window only.
 The embedding table and the LM/exit heads stay frozen. The loss is a softmax cross-entropy over the
 vocabulary on the vector unit.
 
@@ -160,7 +160,8 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
         if policies is None or phase is None:
             raise ValueError("edge-llm needs per-layer policies and the active phase (from a trace)")
         n_fwd, train = phase.exit_layer + 1, range(phase.first, phase.last + 1)
-        back = train
+        back = range(phase.first, phase.exit_layer + 1)  # the loss is at the exit: gradients flow back through every
+        # layer between it and the window (activation gradients only beyond the window, which trains nothing there)
     else:
         n_fwd = L
         train = range(L - st.partial_layers, L) if method == Method.PARTIAL else range(L)

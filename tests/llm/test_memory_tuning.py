@@ -6,11 +6,13 @@ import pytest
 
 from edgesim.config.hardware import load_arch
 from edgesim.config.models import load_model
+from edgesim.evaluate import run_op
 from edgesim.llm.memory import check_order, op_graph, peak_memory
 from edgesim.llm.step import StepNode, TuningSettings, TuningStep, expand_step
 from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy
 from edgesim.methods import Method, Phase
-from edgesim.ops import VectorKind, VectorOp
+from edgesim.ops import Gemm, VectorKind, VectorOp
+from edgesim.results import Engine
 
 ARCH = load_arch()
 TINY = load_model("tiny")  # hidden 64, intermediate 172, 4 layers, 4 heads, 2 kv heads (kv dim 32), vocab 256
@@ -94,3 +96,32 @@ def test_edge_llm_keeps_fewer_saved_activations_than_lora():
     # a window of 8 of 32 layers keeps about a quarter of the activations
     ratio = edge.breakdown["saved_activations"] / lora.breakdown["saved_activations"]
     assert 0.2 < ratio < 0.3
+
+
+def test_an_exit_beyond_the_window_adds_exactly_the_backward_of_the_layers_between():
+    """LLaMA-7B, window 0-7: with the exit at 31 the loss is taken after layer 31, so gradients must flow back through
+    layers 31..8 (activation gradients only: those layers train nothing) before reaching the window. By hand, each of
+    those layers adds 11 backward-data GEMMs (dX of q, k, v, o, gate, up, down; dQ, dK of the scores; dP, dV of the
+    context) and no weight gradient: 24 x 11 = 264 GEMMs. The step's backward-data time grows by exactly their cost."""
+    from edgesim.llm.tune import cost_step
+
+    llama = load_model("llama7b")
+    pol = [LayerPolicy(weight_density=0.5, weight_format="unstructured", w_bits=8, a_bits=8, kv_bits=8)] * 32
+    st = TuningSettings(seq=64)
+    near = expand_step(ARCH, llama, Method.EDGE_LLM, st, pol, EdgeLlmPhase(first=0, last=7, exit_layer=7))
+    far = expand_step(ARCH, llama, Method.EDGE_LLM, st, pol, EdgeLlmPhase(first=0, last=7, exit_layer=31))
+
+    def backward(step, phase):
+        return [n for n in step.nodes if n.phase == phase and n.layer >= 0]
+
+    assert [n.op.name for n in backward(far, Phase.BACKWARD_WEIGHT)] == [n.op.name for n in backward(near, Phase.BACKWARD_WEIGHT)]
+    added = [n for n in backward(far, Phase.BACKWARD_DATA) if n.layer >= 8]
+    assert {n.layer for n in added} == set(range(8, 32))
+    assert sum(isinstance(n.op, Gemm) for n in added) == 24 * 11
+    assert not any(".lora_" in n.op.name for n in added)
+    assert [n.op.name for n in backward(far, Phase.BACKWARD_DATA) if n.layer < 8] == \
+        [n.op.name for n in backward(near, Phase.BACKWARD_DATA)]
+    c_near, c_far = cost_step(ARCH, near), cost_step(ARCH, far)
+    extra = sum(run_op(ARCH, n.op, Engine.ANALYTIC).total_cycles for n in added)
+    grown = c_far.by_phase["backward_data"]["cycles"] - c_near.by_phase["backward_data"]["cycles"]
+    assert extra > 0 and grown == pytest.approx(extra, rel=1e-12)
