@@ -35,7 +35,8 @@ def add_parser(sub: Any) -> None:
     inf.add_argument("--prompt", type=int, help="prompt tokens (default 512, or half the model's max_seq if smaller)")
     inf.add_argument("--generate", type=int, help="generated tokens (default 128, or a quarter of the model's max_seq "
                                                    "if smaller)")
-    inf.add_argument("--base-bits", type=int, default=16)
+    inf.add_argument("--base-bits", type=int, help="bits of vanilla LoRA's merged weights and activations (default: the "
+                                                   "MAC's native width)")
     add_engine_arg(inf)
     add_infeasible_arg(inf)
     inf.add_argument("--format", choices=["table", "json"], default="table")
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> str:
         args.prompt = min(512, model.max_seq // 2)
     if args.generate is None:
         args.generate = min(128, model.max_seq // 4)
+    if args.base_bits is None:
+        args.base_bits = arch.mac.native_bits
     for flag, v in (("--prompt", args.prompt), ("--generate", args.generate), ("--base-bits", args.base_bits)):
         require_positive(flag, v)
     require_range("--prompt plus --generate", args.prompt + args.generate, 2, model.max_seq, f"{model.name}'s max_seq")

@@ -45,7 +45,8 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--lora-rank", type=int, default=8,
                       help="LoRA rank of the vanilla methods (default 8; edge-llm uses each layer's rank from its trace)")
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
-    tune.add_argument("--base-bits", type=int, default=16, help="weight/activation bits of the vanilla methods (default 16)")
+    tune.add_argument("--base-bits", type=int, help="weight/activation bits of the vanilla methods (default: the MAC's "
+                                                    "native width, e.g. int8 LoRA on an int8 NPU)")
     add_engine_arg(tune)
     tune.add_argument("--mapper", choices=MAPPERS, default="auto",
                       help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 2M points, "
@@ -58,6 +59,9 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
     tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
     add_infeasible_arg(tune)
+    tune.add_argument("--allow-unfit", action="store_true",
+                      help="give ratios against methods whose peak memory exceeds the device's DRAM (default: such a "
+                           "method says 'does not fit' instead of a ratio)")
     add_output_args(tune)
 
 
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> str:
     batch = args.batch if args.batch is not None else (trace.batch if trace else 1)
     require_range("--seq", seq, 1, model.max_seq, f"{model.name}'s max_seq")
     require_range("--batch", batch, 1, MAX_BATCH)
+    if args.base_bits is None:
+        args.base_bits = arch.mac.native_bits
     require_positive("--base-bits", args.base_bits)
     require_range("--lora-rank", args.lora_rank, 1, model.hidden, f"{model.name}'s hidden size")
     if Method.PARTIAL in methods:
@@ -99,8 +105,9 @@ def run(args: argparse.Namespace) -> str:
                                         for r in results])
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper}
+    unfit = args.allow_unfit
     if args.format == "json":
-        return tuning.to_json(arch, header, results)
+        return tuning.to_json(arch, header, results, allow_unfit=unfit)
     if args.format == "csv":
-        return tuning.to_csv(arch, results)
-    return tuning.to_table(arch, header, results, per_layer=args.per_layer)
+        return tuning.to_csv(arch, results, allow_unfit=unfit)
+    return tuning.to_table(arch, header, results, per_layer=args.per_layer, allow_unfit=unfit)

@@ -57,7 +57,7 @@ class WorkloadSpec:
     method: str = "edge-llm"  # tune: any Method; infer: lora or edge-llm
     seq: int | None = None  # tune: default the trace's, else 512 (capped at the model's max_seq)
     batch: int | None = None
-    base_bits: int = 16
+    base_bits: int | None = None  # vanilla methods: default the MAC's native width at each point
     lora_rank: int = 8
     trace: str | None = None  # default workloads/traces/<model>_edge_llm.json
     prompt: int = 512  # infer
@@ -160,7 +160,7 @@ TUNE_SCHEMA: s.Schema = {
     "method": s.Field(s.one_of(*Method), f"one of {', '.join(Method)}", required=False, default="edge-llm"),
     "seq": s.Field(s.positive_int(), _POS, required=False, default=None),
     "batch": s.Field(s.positive_int(), _POS, required=False, default=None),
-    "base_bits": s.Field(s.positive_int(), _POS, required=False, default=16),
+    "base_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=None),
     "lora_rank": s.Field(s.positive_int(), _POS, required=False, default=8),
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
 }
@@ -170,7 +170,7 @@ INFER_SCHEMA: s.Schema = {
     "method": s.Field(s.one_of("lora", "edge-llm"), "lora or edge-llm", required=False, default="edge-llm"),
     "prompt": s.Field(s.positive_int(), _POS, required=False, default=512),
     "generate": s.Field(s.positive_int(), _POS, required=False, default=128),
-    "base_bits": s.Field(s.positive_int(), _POS, required=False, default=16),
+    "base_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=None),
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
 }
 def _nonneg_int_check(v: Any) -> tuple[bool, Any]:

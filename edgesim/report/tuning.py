@@ -15,14 +15,16 @@ from edgesim.units import GIB, cycles_to_seconds
 BREAKDOWN = ("weights", "trainable_params", "gradients", "optimizer_state", "saved_activations", "attention", "workspace")
 
 
-def method_rows(arch: ArchSpec, results: list[MethodResult]) -> list[dict[str, Any]]:
+def method_rows(arch: ArchSpec, results: list[MethodResult], *, allow_unfit: bool = False) -> list[dict[str, Any]]:
     """One row per method. A method with ops that cannot run has `complete` False: its totals leave those ops out,
-    so no ratio involving it (speed-up, memory or energy reduction vs LoRA) is given."""
+    so no ratio involving it (speed-up, memory or energy reduction vs LoRA) is given. Nor is one involving a method
+    whose peak memory does not fit the device's DRAM, unless `allow_unfit`: a user could not run it."""
     base = next((r for r in results if r.method == Method.LORA), None)
     rows = []
     for r in results:
         peak_step = max((c for c, _ in r.steps), key=lambda c: c.memory.peak_bytes)
-        ratio = base is not None and not base.infeasible_ops and not r.infeasible_ops
+        ratio = (base is not None and not base.infeasible_ops and not r.infeasible_ops
+                 and (allow_unfit or (base.fits and r.fits)))
         row: dict[str, Any] = {
             "method": str(r.method), "complete": not r.infeasible_ops, "seconds": r.seconds, "cycles": r.cycles,
             "energy_pj": r.energy_pj, "dram_bytes": r.dram_bytes, "peak_memory_bytes": r.peak_bytes,
@@ -65,28 +67,32 @@ def per_layer_table(arch: ArchSpec, results: list[MethodResult]) -> str:
     return pd.DataFrame(rows).to_string(index=False)
 
 
-def to_json(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]) -> str:
+def to_json(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], *, allow_unfit: bool = False) -> str:
     return json.dumps({**header, "hardware": arch.name, "hardware_fingerprint": arch.fingerprint(),
-                       "methods": method_rows(arch, results)}, indent=2)
+                       "dram_capacity_bytes": arch.dram.capacity_bytes,
+                       "methods": method_rows(arch, results, allow_unfit=allow_unfit)}, indent=2)
 
 
-def to_csv(arch: ArchSpec, results: list[MethodResult]) -> str:
+def to_csv(arch: ArchSpec, results: list[MethodResult], *, allow_unfit: bool = False) -> str:
     rows = [{**{k: v for k, v in r.items() if k not in ("phases", "infeasible_ops")},
-             "infeasible_ops": len(r["infeasible_ops"])} for r in method_rows(arch, results)]
+             "infeasible_ops": len(r["infeasible_ops"])} for r in method_rows(arch, results, allow_unfit=allow_unfit)]
     return str(pd.DataFrame(rows).to_csv(index=False))
 
 
-def _x(v: float | None) -> str:
+def _x(v: float | None, fits: bool = True) -> str:
+    if not fits:
+        return "does not fit"
     return "" if v is None else f"{v:.2f}x"
 
 
-def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], per_layer: bool = False) -> str:
-    rows = method_rows(arch, results)
+def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], per_layer: bool = False, *,
+             allow_unfit: bool = False) -> str:
+    rows = method_rows(arch, results, allow_unfit=allow_unfit)
     main = pd.DataFrame([{
         "method": r["method"] + ("" if r["complete"] else " INCOMPLETE"),
-        "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"]),
+        "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"], r["fits_dram"] or allow_unfit),
         "energy J": f"{r['energy_pj'] / 1e12:,.2f}", "peak GiB": f"{r['peak_memory_bytes'] / GIB:,.2f}",
-        "mem cut": _x(r["memory_reduction_vs_lora"]), "DRAM GiB": f"{r['dram_bytes'] / GIB:,.1f}",
+        "mem cut": _x(r["memory_reduction_vs_lora"], r["fits_dram"] or allow_unfit), "DRAM GiB": f"{r['dram_bytes'] / GIB:,.1f}",
         "fits": "yes" if r["fits_dram"] else "NO", "trainable": f"{r['trainable_params'] / 1e6:,.1f}M",
         "fwd s": f"{r['forward_seconds']:,.2f}", "bwd-data s": f"{r['backward_data_seconds']:,.2f}",
         "bwd-weight s": f"{r['backward_weight_seconds']:,.2f}", "optim s": f"{r['optimizer_seconds']:,.2f}"}
@@ -108,6 +114,12 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
             ops = r["infeasible_ops"]
             lines.append(f"INCOMPLETE {r['method']}: {len(ops):,} op(s) cannot run on this hardware and are left out of "
                          f"its time, energy and traffic (e.g. {ops[0]['name']}: {ops[0]['reason']}); no ratio is given.")
+    unfit = [r for r in rows if not r["fits_dram"]]
+    if unfit and not allow_unfit:
+        cap = arch.dram.capacity_bytes / GIB
+        lines.append(", ".join(f"{r['method']} ({r['peak_memory_bytes'] / GIB:,.2f} GiB)" for r in unfit)
+                     + f" do{'es' if len(unfit) == 1 else ''} not fit this device's {cap:g} GiB of DRAM: no ratio "
+                       "involves " + ("it" if len(unfit) == 1 else "them") + " (--allow-unfit gives them anyway).")
     if per_layer:
         lines += ["", "Seconds per layer per step:", per_layer_table(arch, results)]
     return "\n".join(lines)

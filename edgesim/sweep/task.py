@@ -103,15 +103,16 @@ def _infer_row(arch: ArchSpec, w: WorkloadSpec, r: InferenceResult) -> dict[str,
 def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     arch = _arch(t.hardware, t.overrides)
     w = t.workload
-    if w.method != Method.EDGE_LLM and (p := width_problem(arch, w.base_bits, source=w.label, path="base_bits")):
+    base_bits = w.base_bits or arch.mac.native_bits
+    if w.method != Method.EDGE_LLM and (p := width_problem(arch, base_bits, source=w.label, path="base_bits")):
         raise ConfigError(p)
     model, trace = _model_and_trace(w.model, w.trace, w.method == Method.EDGE_LLM)
     if w.kind == "infer":
-        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=w.base_bits)
+        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=base_bits)
         return arch, _infer_row(arch, w, api.infer(arch, model, inf, [trace])[0])
     seq = w.seq or default_seq(model, trace.sequence_length if trace else None)
     batch = w.batch or (trace.batch if trace else 1)
-    st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=w.base_bits,
+    st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=base_bits,
                         optimizer=trace.optimizer if trace else "adam")
     searcher = _searcher(t.mapper, t.cache_dir, t.latency_tolerance)
     r = api.tune(arch, model, [Method(w.method)], st, trace, searcher=searcher)[0]

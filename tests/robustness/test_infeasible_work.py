@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import REPO
 
 SMALL_REGS = "--set=registers.capacity_bytes_per_pe=7"
+FP16 = "--base-bits=16"  # the vanilla methods at 16 bits (the default is the MAC's native 8)
 REASON = "each PE needs 8 B of registers but registers.capacity_bytes_per_pe is 7"
 
 
@@ -28,8 +29,8 @@ GEMM_REASON = "each PE needs 6 B of registers but registers.capacity_bytes_per_p
 
 
 @pytest.mark.parametrize(("cmd", "regs", "reason"), [
-    (("tune", "--model", "tiny", "--compare", "lora,edge-llm", "--no-cache"), SMALL_REGS, REASON),
-    (("infer", "--model", "tiny"), SMALL_REGS, REASON),
+    (("tune", "--model", "tiny", "--compare", "lora,edge-llm", "--no-cache", FP16), SMALL_REGS, REASON),
+    (("infer", "--model", "tiny", FP16), SMALL_REGS, REASON),
     (("simulate", "--gemm", "64,64,64"), GEMM_REGS, GEMM_REASON),
 ])
 def test_infeasible_ops_are_an_error_that_names_them(cmd, regs, reason):
@@ -44,7 +45,7 @@ def test_infeasible_ops_are_an_error_that_names_them(cmd, regs, reason):
 
 
 def test_allowed_infeasible_tuning_is_marked_incomplete_without_ratios():
-    out = run("tune", "--model", "tiny", "--compare", "lora,edge-llm", "--no-cache", SMALL_REGS, "--allow-infeasible",
+    out = run("tune", "--model", "tiny", "--compare", "lora,edge-llm", "--no-cache", FP16, SMALL_REGS, "--allow-infeasible",
               "--format", "json")
     assert out.returncode == 0, out.stderr
     methods = {m["method"]: m for m in json.loads(out.stdout)["methods"]}
@@ -54,7 +55,8 @@ def test_allowed_infeasible_tuning_is_marked_incomplete_without_ratios():
     for m in methods.values():
         assert m["speedup_vs_lora"] is None and m["energy_reduction_vs_lora"] is None
         assert m["memory_reduction_vs_lora"] is None
-    table = run("tune", "--model", "tiny", "--compare", "lora,edge-llm", "--no-cache", SMALL_REGS, "--allow-infeasible")
+    table = run("tune", "--model", "tiny", "--compare", "lora,edge-llm", "--no-cache", FP16, SMALL_REGS,
+                "--allow-infeasible")
     assert table.returncode == 0
     assert "lora INCOMPLETE" in table.stdout and "INCOMPLETE lora:" in table.stdout
     assert "1.00x" not in table.stdout  # LoRA's own ratio is not printed either
@@ -69,7 +71,7 @@ def test_allowed_infeasible_simulation_total_says_incomplete():
 
 
 def test_allowed_infeasible_inference_is_marked_incomplete():
-    out = run("infer", "--model", "tiny", SMALL_REGS, "--allow-infeasible", "--format", "json")
+    out = run("infer", "--model", "tiny", FP16, SMALL_REGS, "--allow-infeasible", "--format", "json")
     assert out.returncode == 0, out.stderr
     methods = json.loads(out.stdout)["methods"]
     assert all(m["complete"] is False for m in methods)
