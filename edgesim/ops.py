@@ -69,6 +69,7 @@ class VectorKind(StrEnum):
     ROPE = "rope"
     ADAM = "adam"
     SGD = "sgd"
+    DEQUANT_NF4 = "dequant_nf4"  # NF4 codes and block scales in, `bits`-wide weights out (QLoRA)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

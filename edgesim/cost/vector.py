@@ -24,6 +24,9 @@ from edgesim.ops import VectorKind, VectorOp
 from edgesim.units import bits_to_bytes
 
 EXP_OPS = 4
+# QLoRA's NF4 storage (Dettmers et al., "QLoRA", NeurIPS 2023, section 3): 4-bit codes, and with double quantisation
+# an 8-bit absmax per 64-weight block plus a 32-bit constant per 256 blocks: 4 + 8/64 + 32/(64*256) = 4.127 bits
+NF4_BITS_PER_WEIGHT = 4 + 8 / 64 + 32 / (64 * 256)
 
 
 # ops per element; (inputs, outputs) streamed per element (tensors of the element's shape)
@@ -39,6 +42,8 @@ OPS_PER_ELEMENT: dict[VectorKind, float] = {
     VectorKind.ROPE: 3,  # x·cos + rotate(x)·sin
     VectorKind.ADAM: 12,  # two moment updates, bias correction, sqrt, divide, step
     VectorKind.SGD: 2,
+    VectorKind.DEQUANT_NF4: 2,  # codebook lookup, scale by the block's absmax (the absmax's own dequantisation:
+                                # once per 64 weights, not counted)
 }
 STREAMS: dict[VectorKind, tuple[int, int]] = {
     VectorKind.SOFTMAX: (1, 1), VectorKind.RMSNORM: (1, 1), VectorKind.LAYERNORM: (1, 1),
@@ -46,7 +51,9 @@ STREAMS: dict[VectorKind, tuple[int, int]] = {
     VectorKind.ROPE: (1, 1),
     VectorKind.ADAM: (4, 3),  # reads param, grad, m, v; writes param, m, v
     VectorKind.SGD: (2, 1),
+    VectorKind.DEQUANT_NF4: (1, 1),
 }
+IN_BITS: dict[VectorKind, float] = {VectorKind.DEQUANT_NF4: NF4_BITS_PER_WEIGHT}  # inputs narrower than `bits`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +85,7 @@ def evaluate_vector(arch: ArchSpec, op: VectorOp) -> VectorCost:
     n_in, n_out = STREAMS[op.kind]
     if op.backward:
         n_in += 1  # the incoming gradient
-    in_bytes = n_in * op.elements * bits_to_bytes(op.bits)
+    in_bytes = n_in * op.elements * IN_BITS.get(op.kind, op.bits) / 8
     out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
     dram_bytes = in_bytes + out_bytes
     dram_cycles = dram_bytes / dram.bandwidth_bytes_per_cycle

@@ -3,7 +3,9 @@
 Methods (DESIGN.md section 3):
 - full: every decoder-layer projection is trained; backward through all layers.
 - lora: frozen base, LoRA adapters (rank r on `lora_targets`) in every layer; backward through all layers.
-- qlora: as lora with the base weights at `qlora_bits` (4-bit).
+- qlora: as lora with the base weights stored as NF4 (4.127 bits per weight with double-quantised block scales);
+  before each use (forward and backward-data) a projection's weight is dequantised on the vector unit to
+  `qlora_compute_bits` (16) and the GEMM runs at that width.
 - partial: the last `partial_layers` layers are fully trained; backward only through them.
 - edge-llm: per-layer compression from the trace; forward only up to the active phase's exit layer,
   the exit head there, backward-data from the exit down to the first layer of the phase's trainable window
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from edgesim.arch import ArchSpec
+from edgesim.cost.vector import NF4_BITS_PER_WEIGHT
 from edgesim.llm.layers import FwdNode, LayerSettings, decoder_layer_nodes, output_bytes
 from edgesim.llm.model import ModelShape
 from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy
@@ -41,7 +44,7 @@ class TuningSettings:
     lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
     partial_layers: int = 8
     base_bits: int = 16  # weights and activations of the uncompressed methods (fp16)
-    qlora_bits: int = 4
+    qlora_compute_bits: int = 16  # QLoRA's GEMMs run on weights dequantised from NF4 to this width
     grad_bits: int = 16  # activation gradients
     param_bits: int = 16  # trainable parameters and their gradients
     optimizer: str = "adam"  # adam (2 fp32 states per parameter) or sgd (none)
@@ -77,7 +80,7 @@ def _policy(method: Method, st: TuningSettings, traced: LayerPolicy | None) -> L
     """The trace's policy when one is given (any method: e.g. LoRA on a LUC-compressed model), else uniform."""
     if traced is not None:
         return traced
-    w = st.qlora_bits if method == Method.QLORA else st.base_bits
+    w = st.qlora_compute_bits if method == Method.QLORA else st.base_bits
     return LayerPolicy(w_bits=w, a_bits=st.base_bits, kv_bits=st.base_bits)
 
 
@@ -105,8 +108,18 @@ class _StepBuilder:
         return Gemm(name=name, m=m, n=n, k=k, batch=batch, a_bits=a_bits, b_bits=b_bits,
                     c_bits=c_bits or self.st.grad_bits, **extra)  # type: ignore[arg-type]
 
-    def backward(self, f: FwdNode, layer: int, trains_weight: bool) -> None:
-        """Backward ops of one forward node, given the gradient d:<output>."""
+    def dequant(self, f: FwdNode, layer: int, phase: Phase) -> str:
+        """QLoRA: dequantise the projection's NF4 weight to the GEMM's width on the vector unit; the name of the
+        dequantised weight (a transient workspace tensor the GEMM reads)."""
+        assert isinstance(f.op, Gemm)
+        tag = "fwd" if phase == Phase.FORWARD else "bwd"
+        name = f"{f.op.name}.dequant_{tag}"
+        self.add(VectorOp(name=name, kind=VectorKind.DEQUANT_NF4, elements=f.op.k * f.op.n, bits=f.op.b_bits),
+                 phase, layer, (), name, "workspace")
+        return name
+
+    def backward(self, f: FwdNode, layer: int, trains_weight: bool, dequant: bool = False) -> None:
+        """Backward ops of one forward node, given the gradient d:<output> (QLoRA: `dequant` its weight first)."""
         g, dy, op = self.st.grad_bits, f"d:{f.output}", f.op
         if isinstance(op, VectorOp):
             back = replace(op, name=f"{op.name}.bwd", backward=True, bits=self.st.vector_bits)
@@ -117,7 +130,8 @@ class _StepBuilder:
             x = f.inputs[0]
             dx = self.gemm(f"{op.name}.bwd_data", op.m, op.k, op.n, a_bits=g, b_bits=op.b_bits,
                            like=op if f.role == "linear" else None)
-            self.add(dx, Phase.BACKWARD_DATA, layer, (dy,), f"d:{x}", "gradient")
+            w = (self.dequant(f, layer, Phase.BACKWARD_DATA),) if dequant else ()
+            self.add(dx, Phase.BACKWARD_DATA, layer, (dy, *w), f"d:{x}", "gradient")
             if trains_weight:
                 dw = self.gemm(f"{op.name}.bwd_weight", op.k, op.n, op.m, a_bits=op.a_bits, b_bits=g,
                                c_bits=self.st.param_bits)
@@ -178,10 +192,14 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
         nodes, x = decoder_layer_nodes(model, _layer_settings(pol, st, adapters and layer in train), f"L{layer}.", x)
         fwd[layer] = nodes
         for f in nodes:
-            b.add(f.op, Phase.FORWARD, layer, f.inputs, f.output, _category(f))
+            inputs = f.inputs
+            if method == Method.QLORA and f.role == "linear":
+                inputs = (*inputs, b.dequant(f, layer, Phase.FORWARD))
+            b.add(f.op, Phase.FORWARD, layer, inputs, f.output, _category(f))
             if f.role == "linear":
                 assert isinstance(f.op, Gemm)
-                weights += operand_model(arch, f.op).b_stored_bytes
+                weights += (f.op.k * f.op.n * NF4_BITS_PER_WEIGHT / 8 if method == Method.QLORA
+                            else operand_model(arch, f.op).b_stored_bytes)
                 if not adapters and layer in train:
                     trainable += f.op.k * f.op.n
             elif f.role in ("lora_a", "lora_b"):
@@ -206,7 +224,7 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     for layer in sorted(back, reverse=True):
         for f in reversed(fwd[layer]):
             trains = (f.role == "linear" and not adapters) or f.role in ("lora_a", "lora_b")
-            b.backward(f, layer, trains)
+            b.backward(f, layer, trains, dequant=method == Method.QLORA and f.role == "linear")
     if trainable and st.optimizer == "adam":
         b.add(VectorOp(name="optimizer.adam", kind=VectorKind.ADAM, elements=trainable, bits=st.optimizer_state_bits),
               Phase.OPTIMIZER, -1, (), "optimizer.updated", "param_grad")

@@ -125,3 +125,33 @@ def test_an_exit_beyond_the_window_adds_exactly_the_backward_of_the_layers_betwe
     extra = sum(run_op(ARCH, n.op, Engine.ANALYTIC).total_cycles for n in added)
     grown = c_far.by_phase["backward_data"]["cycles"] - c_near.by_phase["backward_data"]["cycles"]
     assert extra > 0 and grown == pytest.approx(extra, rel=1e-12)
+
+
+def test_qlora_stores_nf4_and_dequantises_before_every_16_bit_gemm():
+    """tiny, by hand: 7 projections per layer hold 64x64 + 2 x 64x32 + 64x64 + 3 x 64x172 = 45,312 weights, 181,248 in
+    4 layers. QLoRA stores them as NF4 at 4 + 8/64 + 32/(64 x 256) = 4.127 bits (QLoRA, section 3) where LoRA stores
+    16 bits, and dequantises each weight on the vector unit before its forward GEMM and again before its
+    backward-data GEMM: 2 x 7 x 4 = 56 dequantisations, each reading 4.127 and writing 16 bits per weight."""
+    from edgesim.cost.vector import evaluate_vector
+
+    st = TuningSettings(seq=16, base_bits=16)
+    lora = expand_step(ARCH, TINY, Method.LORA, st)
+    qlora = expand_step(ARCH, TINY, Method.QLORA, st)
+    deq = [n for n in qlora.nodes if isinstance(n.op, VectorOp) and n.op.kind == VectorKind.DEQUANT_NF4]
+    assert len(deq) == 56
+    assert sum(n.phase == Phase.FORWARD for n in deq) == sum(n.phase == Phase.BACKWARD_DATA for n in deq) == 28
+    assert sum(n.op.elements for n in deq if n.phase == Phase.FORWARD) == 181_248
+    bits = 4 + 8 / 64 + 32 / (64 * 256)
+    saved = lora.persistent_bytes["weights"] - qlora.persistent_bytes["weights"]
+    assert saved == pytest.approx(181_248 * (16 - bits) / 8, rel=1e-12)
+    base = [n.op for n in qlora.nodes if isinstance(n.op, Gemm) and n.op.name.endswith(("proj", "proj.bwd_data"))]
+    assert base and all(g.b_bits == 16 for g in base)
+    # every base GEMM reads the dequantised weight made just for it
+    for n in qlora.nodes:
+        if isinstance(n.op, Gemm) and n.op.name.endswith(("_proj", "_proj.bwd_data")):
+            assert any(x.endswith(("dequant_fwd", "dequant_bwd")) for x in n.inputs), n.op.name
+    gate = next(n.op for n in deq if n.op.name == "L0.gate_proj.dequant_fwd")
+    cost = evaluate_vector(ARCH, gate)
+    assert gate.elements == 64 * 172
+    assert cost.dram_bytes == pytest.approx(11_008 * bits / 8 + 11_008 * 2, rel=1e-12)
+    assert cost.op_energy_pj == pytest.approx(2 * 11_008 * ARCH.vector_unit.energy_pj_per_op, rel=1e-12)
