@@ -24,6 +24,7 @@ from edgesim.config.hardware import load_arch, width_problem
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
 from edgesim.errors import ConfigError
+from edgesim.llm.layers import ALL_PROJECTIONS
 from edgesim.llm.step import TuningSettings, default_seq
 from edgesim.methods import Method
 from edgesim.report import tuning
@@ -44,6 +45,9 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--batch", type=int, help="batch (default: the trace's, else 1)")
     tune.add_argument("--lora-rank", type=int, default=8,
                       help="LoRA rank of the vanilla methods (default 8; edge-llm uses each layer's rank from its trace)")
+    tune.add_argument("--lora-targets", choices=["q,v", "all"], default="q,v",
+                      help="projections with LoRA adapters: q and v (the paper's and LoRA's default) or all of "
+                           "every layer (attention and MLP, as many later recipes do)")
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
     tune.add_argument("--base-bits", type=int, help="weight/activation bits of the vanilla methods (default: the MAC's "
                                                     "native width, e.g. int8 LoRA on an int8 NPU)")
@@ -96,7 +100,9 @@ def run(args: argparse.Namespace) -> str:
         raise ConfigError(p)
     if not 0 <= args.latency_tolerance < 1:
         raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
-    st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, partial_layers=args.partial_layers,
+    targets = ("q_proj", "v_proj") if args.lora_targets == "q,v" else (ALL_PROJECTIONS,)
+    st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, lora_targets=targets,
+                        partial_layers=args.partial_layers,
                         base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
     searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
@@ -104,7 +110,7 @@ def run(args: argparse.Namespace) -> str:
     refuse_infeasible(args, arch.name, [(str(r.method), max(c.ops for c, _ in r.steps), r.infeasible_ops)
                                         for r in results])
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
-              "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper}
+              "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper, "lora_targets": args.lora_targets}
     unfit = args.allow_unfit
     if args.format == "json":
         return tuning.to_json(arch, header, results, allow_unfit=unfit)

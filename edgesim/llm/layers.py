@@ -49,6 +49,9 @@ class FwdNode:
     role: str = "vector"  # linear, lora_a, lora_b, attn_scores, attn_context or vector
 
 
+ALL_PROJECTIONS = "all"  # in lora_targets: an adapter on every projection of the layer (attention and MLP)
+
+
 def output_bytes(op: Op) -> float:
     """Bytes of the tensor an op writes."""
     if isinstance(op, Gemm):
@@ -76,7 +79,7 @@ class _Builder:
         op = Gemm(name=full, m=t, n=n, k=k, a_bits=st.a_bits, b_bits=st.w_bits, c_bits=st.a_bits,
                   weight_density=st.weight_density, weight_format=st.weight_format, nm=st.nm)
         self.nodes.append(FwdNode(op, (x,), full, weight=f"{full}.weight", role="linear"))
-        if st.lora_rank == 0 or name not in st.lora_targets:
+        if st.lora_rank == 0 or (name not in st.lora_targets and ALL_PROJECTIONS not in st.lora_targets):
             return full
         r, vb = st.lora_rank, st.vector_bits
         a = Gemm(name=f"{full}.lora_a", m=t, n=r, k=k, a_bits=st.a_bits, b_bits=vb, c_bits=vb)

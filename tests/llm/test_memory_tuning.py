@@ -155,3 +155,22 @@ def test_qlora_stores_nf4_and_dequantises_before_every_16_bit_gemm():
     assert gate.elements == 64 * 172
     assert cost.dram_bytes == pytest.approx(11_008 * bits / 8 + 11_008 * 2, rel=1e-12)
     assert cost.op_energy_pj == pytest.approx(2 * 11_008 * ARCH.vector_unit.energy_pj_per_op, rel=1e-12)
+
+
+def test_lora_on_all_projections_by_hand():
+    """tiny, rank 8: an adapter on a (k x n) projection has 8(k + n) parameters. q, v: 8(64+64) + 8(64+32) = 1,792 per
+    layer; all seven projections add k (768), o (1,024), gate, up and down (3 x 8(64+172) = 5,664): 9,248 per layer.
+    Each adapter is two forward GEMMs and an add; its backward adds a weight gradient per adapter GEMM."""
+    from edgesim.llm.layers import ALL_PROJECTIONS
+
+    qv = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=16))
+    every = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=16, lora_targets=(ALL_PROJECTIONS,)))
+    assert (qv.trainable_params, every.trainable_params) == (4 * 1_792, 4 * 9_248)
+
+    def count(step, phase, marker, kind=Gemm):
+        return sum(n.phase == phase and marker in n.op.name and isinstance(n.op, kind) for n in step.nodes)
+
+    assert count(qv, Phase.FORWARD, ".lora_") == 4 * 2 * 2 and count(every, Phase.FORWARD, ".lora_") == 4 * 7 * 2
+    assert count(every, Phase.FORWARD, ".lora_add", VectorOp) == 4 * 7
+    assert count(every, Phase.BACKWARD_WEIGHT, ".lora_") == 4 * 7 * 2
+    assert every.persistent_bytes["optimizer_state"] == 4 * 9_248 * 2 * 4  # Adam: two fp32 states per parameter
