@@ -50,6 +50,7 @@ class TuningSettings:
     optimizer: str = "adam"  # adam (2 fp32 states per parameter) or sgd (none)
     optimizer_state_bits: int = 32
     vector_bits: int = 16
+    train_exit_heads: bool = False  # edge-llm: the exit head is trained too (the authors' released code), not frozen
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +220,13 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
           "d:head.logits", "gradient")
     b.add(b.gemm("head.logits.bwd_data", t, h, model.vocab, a_bits=st.grad_bits, b_bits=head_bits),
           Phase.BACKWARD_DATA, -1, ("d:head.logits",), "d:head.norm", "gradient")
+    head_trained = 0
+    if method == Method.EDGE_LLM and st.train_exit_heads:  # dW = normᵀ·dlogits, (h×t)·(t×vocab)
+        b.add(b.gemm("head.logits.bwd_weight", h, model.vocab, t, a_bits=st.vector_bits, b_bits=st.grad_bits,
+                     c_bits=st.param_bits), Phase.BACKWARD_WEIGHT, -1, ("head.norm", "d:head.logits"),
+              "grad:head.logits.weight", "param_grad")
+        head_trained = model.vocab * h
+        trainable += head_trained
     b.add(replace(final_norm, name="head.norm.bwd", backward=True), Phase.BACKWARD_DATA, -1, ("d:head.norm", x),
           f"d:{x}", "gradient")
     for layer in sorted(back, reverse=True):
@@ -234,7 +242,8 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     states = 2 if st.optimizer == "adam" else 0
     persistent = {
         "weights": weights,
-        "trainable_params": trainable * bits_to_bytes(st.param_bits) if adapters else 0.0,
+        # a trained exit head's weights are already counted with the weights; its gradient and state are not
+        "trainable_params": (trainable - head_trained) * bits_to_bytes(st.param_bits) if adapters else 0.0,
         "gradients": trainable * bits_to_bytes(st.param_bits),
         "optimizer_state": trainable * states * bits_to_bytes(st.optimizer_state_bits),
     }

@@ -174,3 +174,21 @@ def test_lora_on_all_projections_by_hand():
     assert count(every, Phase.FORWARD, ".lora_add", VectorOp) == 4 * 7
     assert count(every, Phase.BACKWARD_WEIGHT, ".lora_") == 4 * 7 * 2
     assert every.persistent_bytes["optimizer_state"] == 4 * 9_248 * 2 * 4  # Adam: two fp32 states per parameter
+
+
+def test_trainable_exit_heads_by_hand():
+    """tiny, window 0-1 exiting at 1, seq 16: the exit head is vocab x hidden = 256 x 64 = 16,384 weights. Trained (the
+    authors' code) it adds one weight-gradient GEMM dW = normᵀ·dlogits of (64 x 16)·(16 x 256), and its 16,384
+    parameters to the gradients and the Adam state (not to the adapters' parameter bytes: it is already a weight)."""
+    pol = [LayerPolicy(w_bits=8, a_bits=8, kv_bits=8)] * 4
+    phase = EdgeLlmPhase(first=0, last=1, exit_layer=1)
+    frozen = expand_step(ARCH, TINY, Method.EDGE_LLM, TuningSettings(seq=16), pol, phase)
+    trained = expand_step(ARCH, TINY, Method.EDGE_LLM, TuningSettings(seq=16, train_exit_heads=True), pol, phase)
+    added = [n for n in trained.nodes if n.op.name not in {m.op.name for m in frozen.nodes}]
+    assert [n.op.name for n in added] == ["head.logits.bwd_weight"]
+    g = added[0].op
+    assert isinstance(g, Gemm) and (g.m, g.n, g.k) == (64, 256, 16) and added[0].phase == Phase.BACKWARD_WEIGHT
+    assert (frozen.trainable_params, trained.trainable_params) == (2 * 1_792, 2 * 1_792 + 16_384)
+    assert trained.persistent_bytes["trainable_params"] == frozen.persistent_bytes["trainable_params"] == 2 * 1_792 * 2
+    assert trained.persistent_bytes["gradients"] - frozen.persistent_bytes["gradients"] == 16_384 * 2
+    assert trained.persistent_bytes["optimizer_state"] - frozen.persistent_bytes["optimizer_state"] == 16_384 * 2 * 4
