@@ -48,6 +48,9 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--lora-targets", choices=["q,v", "all"], default="q,v",
                       help="projections with LoRA adapters: q and v (the paper's and LoRA's default) or all of "
                            "every layer (attention and MLP, as many later recipes do)")
+    tune.add_argument("--forward", choices=["to-exit", "full"], default="to-exit",
+                      help="edge-llm: the training forward stops at the active exit (the paper, default) or runs every "
+                           "layer (the authors' released code; the layers after the exit feed nothing back)")
     tune.add_argument("--exit-heads", choices=["frozen", "trainable"], default="frozen",
                       help="edge-llm: the exit head of each phase frozen (the paper's description, default) or trained "
                            "with the adapters (the authors' released code)")
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> str:
         raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
     targets = ("q_proj", "v_proj") if args.lora_targets == "q,v" else (ALL_PROJECTIONS,)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, lora_targets=targets,
-                        train_exit_heads=args.exit_heads == "trainable",
+                        train_exit_heads=args.exit_heads == "trainable", full_forward=args.forward == "full",
                         partial_layers=args.partial_layers,
                         base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace) -> str:
                                         for r in results])
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper, "lora_targets": args.lora_targets,
-              "exit_heads": args.exit_heads}
+              "exit_heads": args.exit_heads, "forward": args.forward}
     unfit = args.allow_unfit
     if args.format == "json":
         return tuning.to_json(arch, header, results, allow_unfit=unfit)

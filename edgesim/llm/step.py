@@ -50,6 +50,7 @@ class TuningSettings:
     optimizer: str = "adam"  # adam (2 fp32 states per parameter) or sgd (none)
     optimizer_state_bits: int = 32
     vector_bits: int = 16
+    full_forward: bool = False  # edge-llm: the training forward runs every layer (the released code), not up to the exit
     train_exit_heads: bool = False  # edge-llm: the exit head is trained too (the authors' released code), not frozen
 
 
@@ -174,11 +175,12 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     if method == Method.EDGE_LLM:
         if policies is None or phase is None:
             raise ValueError("edge-llm needs per-layer policies and the active phase (from a trace)")
-        n_fwd, train = phase.exit_layer + 1, range(phase.first, phase.last + 1)
+        n_fwd, train = (L if st.full_forward else phase.exit_layer + 1), range(phase.first, phase.last + 1)
+        exit_layer = phase.exit_layer
         back = range(phase.first, phase.exit_layer + 1)  # the loss is at the exit: gradients flow back through every
         # layer between it and the window (activation gradients only beyond the window, which trains nothing there)
     else:
-        n_fwd = L
+        n_fwd, exit_layer = L, L - 1
         train = range(L - st.partial_layers, L) if method == Method.PARTIAL else range(L)
         back = train
     adapters = method in (Method.LORA, Method.QLORA, Method.EDGE_LLM)
@@ -191,6 +193,8 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     for layer in range(n_fwd):
         pol = _policy(method, st, policies[layer] if policies else None)
         nodes, x = decoder_layer_nodes(model, _layer_settings(pol, st, adapters and layer in train), f"L{layer}.", x)
+        if layer == exit_layer:
+            x_exit = x  # the hidden state the exit head reads (layers after it, if run, feed nothing back)
         fwd[layer] = nodes
         for f in nodes:
             inputs = f.inputs
@@ -206,7 +210,8 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
             elif f.role in ("lora_a", "lora_b"):
                 assert isinstance(f.op, Gemm)
                 trainable += f.op.k * f.op.n
-    head_bits = policies[n_fwd - 1].w_bits if policies else _policy(method, st, None).w_bits
+    x = x_exit
+    head_bits = policies[exit_layer].w_bits if policies else _policy(method, st, None).w_bits
     head_bits = min(head_bits, st.base_bits) if method != Method.QLORA else st.base_bits
     weights += model.vocab * h * bits_to_bytes(head_bits)
     norm_kind = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM

@@ -192,3 +192,25 @@ def test_trainable_exit_heads_by_hand():
     assert trained.persistent_bytes["trainable_params"] == frozen.persistent_bytes["trainable_params"] == 2 * 1_792 * 2
     assert trained.persistent_bytes["gradients"] - frozen.persistent_bytes["gradients"] == 16_384 * 2
     assert trained.persistent_bytes["optimizer_state"] - frozen.persistent_bytes["optimizer_state"] == 16_384 * 2 * 4
+
+
+def test_full_forward_adds_only_the_forward_of_the_layers_after_the_exit():
+    """tiny, window 0-1 exiting at 1: the released code's training forward runs layers 2 and 3 as well. They add
+    their forward ops and nothing else; the exit head still reads layer 1's output, so every backward op is the
+    same."""
+    pol = [LayerPolicy(w_bits=8, a_bits=8, kv_bits=8)] * 4
+    phase = EdgeLlmPhase(first=0, last=1, exit_layer=1)
+    to_exit = expand_step(ARCH, TINY, Method.EDGE_LLM, TuningSettings(seq=16), pol, phase)
+    full = expand_step(ARCH, TINY, Method.EDGE_LLM, TuningSettings(seq=16, full_forward=True), pol, phase)
+    check_order(full)
+    per_layer = len([n for n in to_exit.nodes if n.layer == 0 and n.phase == Phase.FORWARD])
+    no_lora = len([n for n in expand_step(ARCH, TINY, Method.EDGE_LLM, TuningSettings(seq=16), pol,
+                                          EdgeLlmPhase(first=0, last=0, exit_layer=1)).nodes
+                   if n.layer == 1 and n.phase == Phase.FORWARD])  # a layer without adapters
+    added = [n for n in full.nodes if n.op.name not in {m.op.name for m in to_exit.nodes}]
+    assert {n.layer for n in added} == {2, 3} and all(n.phase == Phase.FORWARD for n in added)
+    assert len(added) == 2 * no_lora < 2 * per_layer
+    assert [n.op.name for n in full.nodes if n.phase != Phase.FORWARD] == \
+        [n.op.name for n in to_exit.nodes if n.phase != Phase.FORWARD]
+    norm = next(n for n in full.nodes if n.op.name == "head.norm")
+    assert norm.inputs == next(n for n in to_exit.nodes if n.op.name == "head.norm").inputs
