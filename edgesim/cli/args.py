@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from edgesim.config.models import load_model
 from edgesim.errors import ConfigError, InfeasibleWork, Problem
+from edgesim.llm.model import ModelShape
+from edgesim.llm.step import default_seq
 from edgesim.results import Engine
 
 
@@ -21,13 +24,20 @@ def require_positive(flag: str, value: int | float) -> None:
         raise bad(flag, f"expected a positive integer, got {value}")
 
 
-MAX_BATCH = 1024
-
-
 def require_range(flag: str, value: int | float, lo: int | float, hi: int | float, why: str = "") -> None:
     """`value` must lie in [lo, hi]; `why` says where the bound comes from (e.g. the model's max_seq)."""
     if not lo <= value <= hi:
         raise bad(flag, f"expected {lo:,} to {hi:,}{f' ({why})' if why else ''}, got {value:,}")
+
+
+def layer_model(args: argparse.Namespace) -> ModelShape:
+    """The model of `--layer MODEL`; sets `args.seq` to its default (512, or the model's max_seq if smaller) when not
+    given, and checks it against the model's max_seq."""
+    model = load_model(args.layer)
+    if args.seq is None:
+        args.seq = default_seq(model, None)
+    require_range("--seq", args.seq, 1, model.max_seq, f"{model.name}'s max_seq")
+    return model
 
 
 def add_infeasible_arg(p: argparse.ArgumentParser) -> None:

@@ -16,10 +16,9 @@ from edgesim.cli.args import (
     require_range,
     split_list,
 )
-from edgesim.config.hardware import load_arch, width_problem
+from edgesim.config.hardware import base_bits, load_arch
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
-from edgesim.errors import ConfigError
 from edgesim.llm.inference import InferenceSettings
 from edgesim.llm.trace import Trace
 from edgesim.report import inference
@@ -53,14 +52,13 @@ def run(args: argparse.Namespace) -> str:
         args.prompt = min(512, model.max_seq // 2)
     if args.generate is None:
         args.generate = min(128, model.max_seq // 4)
-    if args.base_bits is None:
-        args.base_bits = arch.mac.native_bits
-    for flag, v in (("--prompt", args.prompt), ("--generate", args.generate), ("--base-bits", args.base_bits)):
+    for flag, v in (("--prompt", args.prompt), ("--generate", args.generate)):
         require_positive(flag, v)
+    if args.base_bits is not None:
+        require_positive("--base-bits", args.base_bits)
     require_range("--prompt plus --generate", args.prompt + args.generate, 2, model.max_seq, f"{model.name}'s max_seq")
-    if "lora" in methods and (p := width_problem(arch, args.base_bits, source="--base-bits")):
-        raise ConfigError(p)
-    st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=args.base_bits)
+    bits = base_bits(arch, args.base_bits, used="lora" in methods, source="--base-bits")
+    st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=bits)
     traces: list[Trace | None] = [load_trace(args.trace or str(default_trace_path(args.model)), model)
                                   if m == "edge-llm" else None for m in methods]
     results = api.infer(arch, model, st, traces, engine=Engine(args.engine))

@@ -11,13 +11,11 @@ from typing import Any
 
 from edgesim import api
 from edgesim.arch import ArchSpec
-from edgesim.cli.args import add_hw_args, bad, require_positive, require_range
+from edgesim.cli.args import add_hw_args, bad, layer_model, require_positive
 from edgesim.config.hardware import load_arch
 from edgesim.config.mappings import write_mappings
-from edgesim.config.models import load_model
 from edgesim.config.workloads import check_widths, load_gemm_workload, parse_gemm_arg
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
-from edgesim.llm.step import default_seq
 from edgesim.ops import Gemm
 from edgesim.report import schedule
 from edgesim.search.base import Searcher, SearchResult
@@ -70,10 +68,7 @@ def _workload(args: argparse.Namespace, arch: ArchSpec) -> tuple[list[Gemm], str
         check_widths(wl, arch)
         return list(wl.ops), wl.name
     if args.layer is not None:
-        model = load_model(args.layer)
-        if args.seq is None:
-            args.seq = default_seq(model, None)
-        require_range("--seq", args.seq, 1, model.max_seq, f"{model.name}'s max_seq")
+        model = layer_model(args)
         ops = [op for op in decoder_layer_forward(model, LayerSettings(seq=args.seq)) if isinstance(op, Gemm)]
         return ops, f"{model.name} decoder layer forward GEMMs (seq {args.seq})"
     raise bad("edgesim schedule", "give one of --gemm M,N,K, --workload FILE or --layer MODEL")

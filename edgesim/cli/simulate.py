@@ -11,23 +11,21 @@ from typing import Any
 from edgesim.api import simulate_ops
 from edgesim.arch import ArchSpec
 from edgesim.cli.args import (
-    MAX_BATCH,
     add_engine_arg,
     add_hw_args,
     add_infeasible_arg,
     add_output_args,
     bad,
+    layer_model,
     refuse_infeasible,
     require_range,
 )
 from edgesim.config.builtin import DEFAULT_WORKLOAD
 from edgesim.config.hardware import load_arch
 from edgesim.config.mappings import load_mappings, match_mappings
-from edgesim.config.models import load_model
-from edgesim.config.workloads import check_widths, load_gemm_workload, parse_gemm_arg
+from edgesim.config.workloads import MAX_BATCH, check_widths, load_gemm_workload, parse_gemm_arg
 from edgesim.errors import Infeasible
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
-from edgesim.llm.step import default_seq
 from edgesim.mapping import Dataflow
 from edgesim.ops import Gemm, Op
 from edgesim.report import simulation, timeline
@@ -63,10 +61,7 @@ def _workload(args: argparse.Namespace, arch: ArchSpec) -> tuple[list[Op], str]:
         op = parse_gemm_arg(args.gemm)
         return [op], op.name
     if args.layer is not None:
-        model = load_model(args.layer)
-        if args.seq is None:
-            args.seq = default_seq(model, None)
-        require_range("--seq", args.seq, 1, model.max_seq, f"{model.name}'s max_seq")
+        model = layer_model(args)
         require_range("--batch", args.batch, 1, MAX_BATCH)
         require_range("--lora-rank", args.lora_rank, 0, model.hidden, f"{model.name}'s hidden size")
         st = LayerSettings(seq=args.seq, batch=args.batch, lora_rank=args.lora_rank)

@@ -8,7 +8,6 @@ from typing import Any
 
 from edgesim import api
 from edgesim.cli.args import (
-    MAX_BATCH,
     add_engine_arg,
     add_hw_args,
     add_infeasible_arg,
@@ -20,10 +19,10 @@ from edgesim.cli.args import (
     split_list,
 )
 from edgesim.config.builtin import display_path
-from edgesim.config.hardware import load_arch, width_problem
+from edgesim.config.hardware import base_bits, load_arch
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
-from edgesim.errors import ConfigError
+from edgesim.config.workloads import MAX_BATCH
 from edgesim.llm.layers import ALL_PROJECTIONS
 from edgesim.llm.step import TuningSettings, default_seq
 from edgesim.methods import Method
@@ -96,21 +95,19 @@ def run(args: argparse.Namespace) -> str:
     batch = args.batch if args.batch is not None else (trace.batch if trace else 1)
     require_range("--seq", seq, 1, model.max_seq, f"{model.name}'s max_seq")
     require_range("--batch", batch, 1, MAX_BATCH)
-    if args.base_bits is None:
-        args.base_bits = arch.mac.native_bits
-    require_positive("--base-bits", args.base_bits)
+    if args.base_bits is not None:
+        require_positive("--base-bits", args.base_bits)
     require_range("--lora-rank", args.lora_rank, 1, model.hidden, f"{model.name}'s hidden size")
     if Method.PARTIAL in methods:
         require_range("--partial-layers", args.partial_layers, 1, model.layers, f"{model.name}'s layers")
-    if any(m != Method.EDGE_LLM for m in methods) and (p := width_problem(arch, args.base_bits, source="--base-bits")):
-        raise ConfigError(p)
+    bits = base_bits(arch, args.base_bits, used=any(m != Method.EDGE_LLM for m in methods), source="--base-bits")
     if not 0 <= args.latency_tolerance < 1:
         raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
     targets = ("q_proj", "v_proj") if args.lora_targets == "q,v" else (ALL_PROJECTIONS,)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, lora_targets=targets,
                         train_exit_heads=args.exit_heads == "trainable", full_forward=args.forward == "full",
                         partial_layers=args.partial_layers,
-                        base_bits=args.base_bits, optimizer=trace.optimizer if trace else "adam")
+                        base_bits=bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
     searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
     results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher)

@@ -49,38 +49,24 @@ MAX_LATENCY_NS = 1e6
 MAX_MM2 = 10_000
 
 
-def _num(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:,g}"
-
-
-def _pos(unit: str, maximum: float, *, integer: bool = False, required: bool = True, default: object = None) -> s.Field:
-    kind = "a positive integer" if integer else "a positive number"
-    check = s.positive_int(int(maximum)) if integer else s.positive_float(maximum)
-    return s.Field(check, f"{kind} ({unit}, at most {_num(maximum)})", required=required, default=default)
-
-
-def _nonneg(unit: str, maximum: float) -> s.Field:
-    return s.Field(s.nonneg_float(maximum), f"a non-negative number ({unit}, at most {_num(maximum)})")
-
-
-_ENERGY = ("pJ per byte", MAX_PJ)
+_ENERGY = (MAX_PJ, "pJ per byte")
 
 HW_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
     "description": s.Field(s.string(), "a string", required=False, default=""),
-    "clock_mhz": _pos("MHz", MAX_CLOCK_MHZ),
+    "clock_mhz": s.positive(MAX_CLOCK_MHZ, "MHz"),
     "pe_array": s.Section({
-        "rows": _pos("PEs", MAX_ARRAY_SIDE, integer=True),
-        "cols": _pos("PEs", MAX_ARRAY_SIDE, integer=True),
+        "rows": s.positive(MAX_ARRAY_SIDE, "PEs", integer=True),
+        "cols": s.positive(MAX_ARRAY_SIDE, "PEs", integer=True),
     }),
     "mac": s.Section({
-        "native_bits": _pos("bits", MAX_BITS, integer=True),
+        "native_bits": s.positive(MAX_BITS, "bits", integer=True),
         "precision_mode": s.Field(s.one_of(*PrecisionMode), f"one of {', '.join(PrecisionMode)}"),
-        "min_bits": _pos("bits", MAX_BITS, integer=True, required=False),
-        "accumulator_bits": _pos("bits", MAX_ACC_BITS, integer=True, required=False, default=32),
-        "serial_bits_per_cycle": _pos("bits", MAX_BITS, integer=True, required=False, default=1),
+        "min_bits": s.positive(MAX_BITS, "bits", integer=True, required=False),
+        "accumulator_bits": s.positive(MAX_ACC_BITS, "bits", integer=True, required=False, default=32),
+        "serial_bits_per_cycle": s.positive(MAX_BITS, "bits", integer=True, required=False, default=1),
         "energy_pj_per_mac": s.Field(s.bits_table(MAX_BITS, MAX_PJ),
-                                     f"a mapping {{bits (1 to {MAX_BITS}): pJ per MAC (0 to {_num(MAX_PJ)})}}, "
+                                     f"a mapping {{bits (1 to {MAX_BITS}): pJ per MAC (0 to {MAX_PJ:,.0f})}}, "
                                      "e.g. {8: 0.2, 4: 0.06}"),
     }),
     "sparsity": s.Section({
@@ -92,36 +78,36 @@ HW_SCHEMA: s.Schema = {
                                required=False, default=()),
     }, required=False),
     "vector_unit": s.Section({
-        "lanes": _pos("lanes", MAX_LANES, integer=True),
-        "ops_per_lane_per_cycle": _pos("ops per lane per cycle", 1024),
-        "energy_pj_per_op": _nonneg("pJ", MAX_PJ),
+        "lanes": s.positive(MAX_LANES, "lanes", integer=True),
+        "ops_per_lane_per_cycle": s.positive(1024, "ops per lane per cycle"),
+        "energy_pj_per_op": s.nonnegative(MAX_PJ, "pJ"),
     }),
     "registers": s.Section({
-        "capacity_bytes_per_pe": _pos("bytes", MAX_REGISTER_BYTES, integer=True),
-        "bandwidth_bytes_per_cycle_per_pe": _pos("bytes/cycle", MAX_BYTES_PER_CYCLE),
-        "read_energy_pj_per_byte": _nonneg(*_ENERGY),
-        "write_energy_pj_per_byte": _nonneg(*_ENERGY),
+        "capacity_bytes_per_pe": s.positive(MAX_REGISTER_BYTES, "bytes", integer=True),
+        "bandwidth_bytes_per_cycle_per_pe": s.positive(MAX_BYTES_PER_CYCLE, "bytes/cycle"),
+        "read_energy_pj_per_byte": s.nonnegative(*_ENERGY),
+        "write_energy_pj_per_byte": s.nonnegative(*_ENERGY),
     }),
     "global_buffer": s.Section({
-        "capacity_kib": _pos("KiB", MAX_BUFFER_KIB),
-        "bandwidth_bytes_per_cycle": _pos("bytes/cycle", MAX_BYTES_PER_CYCLE),
-        "read_energy_pj_per_byte": _nonneg(*_ENERGY),
-        "write_energy_pj_per_byte": _nonneg(*_ENERGY),
+        "capacity_kib": s.positive(MAX_BUFFER_KIB, "KiB"),
+        "bandwidth_bytes_per_cycle": s.positive(MAX_BYTES_PER_CYCLE, "bytes/cycle"),
+        "read_energy_pj_per_byte": s.nonnegative(*_ENERGY),
+        "write_energy_pj_per_byte": s.nonnegative(*_ENERGY),
     }),
     "dram": s.Section({
-        "capacity_gib": _pos("GiB", MAX_DRAM_GIB),
-        "bandwidth_gb_per_s": _pos("GB/s", MAX_DRAM_GB_PER_S),
-        "latency_ns": _nonneg("ns", MAX_LATENCY_NS),
-        "read_energy_pj_per_byte": _nonneg(*_ENERGY),
-        "write_energy_pj_per_byte": _nonneg(*_ENERGY),
+        "capacity_gib": s.positive(MAX_DRAM_GIB, "GiB"),
+        "bandwidth_gb_per_s": s.positive(MAX_DRAM_GB_PER_S, "GB/s"),
+        "latency_ns": s.nonnegative(MAX_LATENCY_NS, "ns"),
+        "read_energy_pj_per_byte": s.nonnegative(*_ENERGY),
+        "write_energy_pj_per_byte": s.nonnegative(*_ENERGY),
     }),
     "area": s.Section({
-        "technology_nm": _pos("nm", 1000),
-        "pe_mm2": _pos("mm^2 per PE", MAX_MM2),
-        "register_mm2_per_kib": _nonneg("mm^2 per KiB of register file", MAX_MM2),
-        "sram_mm2_per_kib": _pos("mm^2 per KiB of global buffer", MAX_MM2),
-        "vector_lane_mm2": _nonneg("mm^2 per vector lane", MAX_MM2),
-        "fixed_mm2": _nonneg("mm^2", MAX_MM2),
+        "technology_nm": s.positive(1000, "nm"),
+        "pe_mm2": s.positive(MAX_MM2, "mm^2 per PE"),
+        "register_mm2_per_kib": s.nonnegative(MAX_MM2, "mm^2 per KiB of register file"),
+        "sram_mm2_per_kib": s.positive(MAX_MM2, "mm^2 per KiB of global buffer"),
+        "vector_lane_mm2": s.nonnegative(MAX_MM2, "mm^2 per vector lane"),
+        "fixed_mm2": s.nonnegative(MAX_MM2, "mm^2"),
     }),
 }
 
@@ -133,6 +119,15 @@ def width_problem(arch: ArchSpec, bits: int, *, source: str, path: str = "") -> 
     mac = arch.mac
     return Problem(source=source, path=path, message=f"{arch.name} cannot run {bits}-bit operands; its {mac.native_bits}-bit "
                                                      f"{mac.precision_mode} MAC runs {mac.widths_text()}")
+
+
+def base_bits(arch: ArchSpec, bits: int | None, *, used: bool, source: str, path: str = "") -> int:
+    """The vanilla methods' operand width: `bits`, else the MAC's native width (e.g. int8 LoRA on an int8 NPU).
+    When `used` (a vanilla method runs), a width the MAC cannot run is a ConfigError naming `source`."""
+    resolved = arch.mac.native_bits if bits is None else bits
+    if used and (p := width_problem(arch, resolved, source=source, path=path)) is not None:
+        raise ConfigError(p)
+    return resolved
 
 
 def resolve_hw_path(name_or_path: str | None) -> Path:

@@ -12,13 +12,13 @@ from edgesim.llm.model import ModelShape
 
 MODEL_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
-    "hidden": s.bounded_int(65_536),
-    "intermediate": s.bounded_int(262_144),
-    "layers": s.bounded_int(1_024),
-    "heads": s.bounded_int(1_024),
-    "kv_heads": s.bounded_int(1_024),
-    "vocab": s.bounded_int(1_048_576),
-    "max_seq": s.bounded_int(1_048_576),
+    "hidden": s.positive(65_536, integer=True),
+    "intermediate": s.positive(262_144, integer=True),
+    "layers": s.positive(1_024, integer=True),
+    "heads": s.positive(1_024, integer=True),
+    "kv_heads": s.positive(1_024, integer=True),
+    "vocab": s.positive(1_048_576, integer=True),
+    "max_seq": s.positive(1_048_576, integer=True),
     "mlp": s.Field(s.one_of("swiglu", "relu", "gelu"), "one of swiglu, relu, gelu"),
     "norm": s.Field(s.one_of("rmsnorm", "layernorm"), "one of rmsnorm, layernorm"),
 }

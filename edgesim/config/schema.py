@@ -62,9 +62,22 @@ def positive_int(maximum: int | None = None) -> Checker:
     return lambda v: (isinstance(v, int) and not isinstance(v, bool) and v > 0 and (maximum is None or v <= maximum), v)
 
 
-def bounded_int(maximum: int) -> Field:
-    """A required positive integer field of at most `maximum`, saying so in its expectation."""
-    return Field(positive_int(maximum), f"a positive integer (at most {maximum:,})")
+def _at_most(unit: str, maximum: float) -> str:
+    limit = f"{int(maximum):,}" if float(maximum).is_integer() else f"{maximum:,g}"
+    return f"({unit + ', ' if unit else ''}at most {limit})"
+
+
+def positive(maximum: float, unit: str = "", *, integer: bool = False, required: bool = True,
+             default: Any = None) -> Field:
+    """A field > 0 and <= `maximum` (an integer if `integer`), whose expectation names its unit and bound."""
+    check = positive_int(int(maximum)) if integer else positive_float(maximum)
+    kind = "a positive integer" if integer else "a positive number"
+    return Field(check, f"{kind} {_at_most(unit, maximum)}", required=required, default=default)
+
+
+def nonnegative(maximum: float, unit: str = "") -> Field:
+    """A required field >= 0 and <= `maximum`, whose expectation names its unit and bound."""
+    return Field(nonneg_float(maximum), f"a non-negative number {_at_most(unit, maximum)}")
 
 
 def positive_float(maximum: float | None = None) -> Checker:

@@ -160,7 +160,7 @@ TUNE_SCHEMA: s.Schema = {
     "method": s.Field(s.one_of(*Method), f"one of {', '.join(Method)}", required=False, default="edge-llm"),
     "seq": s.Field(s.positive_int(), _POS, required=False, default=None),
     "batch": s.Field(s.positive_int(), _POS, required=False, default=None),
-    "base_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=None),
+    "base_bits": s.positive(64, "bits", integer=True, required=False),
     "lora_rank": s.Field(s.positive_int(), _POS, required=False, default=8),
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
 }
@@ -170,7 +170,7 @@ INFER_SCHEMA: s.Schema = {
     "method": s.Field(s.one_of("lora", "edge-llm"), "lora or edge-llm", required=False, default="edge-llm"),
     "prompt": s.Field(s.positive_int(), _POS, required=False, default=512),
     "generate": s.Field(s.positive_int(), _POS, required=False, default=128),
-    "base_bits": s.Field(s.positive_int(64), "a positive integer (bits, at most 64)", required=False, default=None),
+    "base_bits": s.positive(64, "bits", integer=True, required=False),
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
 }
 def _nonneg_int_check(v: Any) -> tuple[bool, Any]:

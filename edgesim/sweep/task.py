@@ -23,7 +23,7 @@ from typing import Any
 import edgesim
 from edgesim import api
 from edgesim.arch import ArchSpec
-from edgesim.config.hardware import load_arch, width_problem
+from edgesim.config.hardware import base_bits, load_arch
 from edgesim.config.models import load_model
 from edgesim.config.sweep import WorkloadSpec
 from edgesim.config.traces import default_trace_path, load_trace
@@ -103,16 +103,14 @@ def _infer_row(arch: ArchSpec, w: WorkloadSpec, r: InferenceResult) -> dict[str,
 def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     arch = _arch(t.hardware, t.overrides)
     w = t.workload
-    base_bits = w.base_bits or arch.mac.native_bits
-    if w.method != Method.EDGE_LLM and (p := width_problem(arch, base_bits, source=w.label, path="base_bits")):
-        raise ConfigError(p)
+    bits = base_bits(arch, w.base_bits, used=w.method != Method.EDGE_LLM, source=w.label, path="base_bits")
     model, trace = _model_and_trace(w.model, w.trace, w.method == Method.EDGE_LLM)
     if w.kind == "infer":
-        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=base_bits)
+        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=bits)
         return arch, _infer_row(arch, w, api.infer(arch, model, inf, [trace])[0])
     seq = w.seq or default_seq(model, trace.sequence_length if trace else None)
     batch = w.batch or (trace.batch if trace else 1)
-    st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=base_bits,
+    st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=bits,
                         optimizer=trace.optimizer if trace else "adam")
     searcher = _searcher(t.mapper, t.cache_dir, t.latency_tolerance)
     r = api.tune(arch, model, [Method(w.method)], st, trace, searcher=searcher)[0]
