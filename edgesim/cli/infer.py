@@ -36,6 +36,9 @@ def add_parser(sub: Any) -> None:
                                                    "if smaller)")
     inf.add_argument("--base-bits", type=int, help="bits of vanilla LoRA's merged weights and activations (default: the "
                                                    "MAC's native width)")
+    inf.add_argument("--voting-streams", type=int, choices=[1, 2], default=1,
+                     help="edge-llm: 1 runs the adapted stream only (the paper); 2 also runs the frozen backbone "
+                          "beside it in every layer, with its own KV cache (the authors' released code)")
     add_engine_arg(inf)
     add_infeasible_arg(inf)
     inf.add_argument("--format", choices=["table", "json"], default="table")
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> str:
         require_positive("--base-bits", args.base_bits)
     require_range("--prompt plus --generate", args.prompt + args.generate, 2, model.max_seq, f"{model.name}'s max_seq")
     bits = base_bits(arch, args.base_bits, used="lora" in methods, source="--base-bits")
-    st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=bits)
+    st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=bits,
+                           voting_streams=args.voting_streams)
     traces: list[Trace | None] = [load_trace(args.trace or str(default_trace_path(args.model)), model)
                                   if m == "edge-llm" else None for m in methods]
     results = api.infer(arch, model, st, traces, engine=Engine(args.engine))

@@ -7,6 +7,12 @@ so every adapted projection also runs its LoRA A/B stream; every exit in the tra
 probabilities, renormalised (DESIGN.md 2(b)). Those heads and the adapter stream are the real extra
 cost of voting, and they are counted.
 
+`voting_streams=2` is the authors' released code (GATECH-EIC/Edge-LLM, `models/edge_llama_modelling.py`, eval mode):
+every layer runs twice, once as the frozen backbone (no adapters) and once as the adapted stream, which restarts from
+the backbone's hidden state after each exit layer; each stream keeps its own K and V. The released script also turns
+the KV cache off during evaluation (recomputing the whole context per token); that is an artefact of the research
+code, not of the method, and is not modelled: both streams here decode with a KV cache.
+
 Decode at context c (tokens already in the KV cache): each projection is a (1×K)·(K×N) product, the
 attention reads the cache (scores (1×d)·(d×c) and context (1×c)·(c×d) per head) and appends one K and
 one V row per layer. Memory: weights (with sparsity metadata), the KV cache of the whole context
@@ -36,6 +42,7 @@ class InferenceSettings:
     base_bits: int = 16
     vector_bits: int = 16
     lora_rank: int = 8
+    voting_streams: int = 1  # edge-llm: 2 runs the backbone and the adapted stream side by side (released code)
 
 
 def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str) -> list[Op]:
@@ -73,9 +80,13 @@ def _heads(model: ModelShape, exits: tuple[int, ...], tokens: int, head_bits: in
 
 
 def pass_ops(model: ModelShape, policies: list[LayerPolicy], lora: int, exits: tuple[int, ...], tokens: int, ctx: int,
-             head_bits: int, vb: int) -> list[Op]:
+             head_bits: int, vb: int, streams: int = 1) -> list[Op]:
+    """One forward pass over `tokens` new tokens; `streams=2` adds the backbone stream (no adapters) beside the
+    adapted one in every layer."""
     ops: list[Op] = []
     for layer in range(model.layers):
+        if streams == 2:
+            ops += _layer_ops(model, policies[layer], tokens, ctx, 0, vb, f"L{layer}.backbone.")
         ops += _layer_ops(model, policies[layer], tokens, ctx, lora, vb, f"L{layer}.")
     return ops + _heads(model, exits, 1, head_bits, vb)  # logits only for the position being generated
 
@@ -99,19 +110,25 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
                   engine: Engine = Engine.ANALYTIC, samples: int = 4) -> InferenceResult:
     """Prefill once; decode cost sampled at `samples` evenly spaced contexts and averaged (it is linear in context)."""
     exits: tuple[int, ...]
+    if st.voting_streams not in (1, 2):
+        raise ValueError(f"voting_streams must be 1 or 2, got {st.voting_streams}")
+    streams = 1
     if trace is None:
         pol = LayerPolicy(w_bits=st.base_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
         policies, lora, exits, label = [pol] * model.layers, 0, (model.layers - 1,), "lora (merged, one exit)"
     else:
         policies, lora = list(trace.policies), st.lora_rank
-        exits, label = trace.exit_layers, f"edge-llm (adapter stream, {len(trace.exit_layers)} voting exits)"
+        exits, streams = trace.exit_layers, st.voting_streams
+        kind = "backbone + adapted streams" if streams == 2 else "adapter stream"
+        label = f"edge-llm ({kind}, {len(trace.exit_layers)} voting exits)"
     head_bits = min(st.base_bits, max(p.w_bits for p in policies))
-    prefill = pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits, st.vector_bits)
+    prefill = pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits, st.vector_bits, streams)
     pre_c, pre_e, pre_d, infeasible = _run(arch, prefill, engine)
     dec_c = dec_e = dec_d = 0.0
     points = [st.prompt + round((i + 0.5) * st.generate / samples) for i in range(samples)]
     for ctx in points:
-        c, e, d, bad = _run(arch, pass_ops(model, policies, lora, exits, 1, ctx, head_bits, st.vector_bits), engine)
+        c, e, d, bad = _run(arch, pass_ops(model, policies, lora, exits, 1, ctx, head_bits, st.vector_bits, streams),
+                          engine)
         dec_c, dec_e, dec_d = dec_c + c / samples, dec_e + e / samples, dec_d + d / samples
         infeasible += [o for o in bad if o.name not in {x.name for x in infeasible}]
     weights = float(model.vocab * model.hidden * bits_to_bytes(st.base_bits))  # embedding table
@@ -121,7 +138,7 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
             if isinstance(op, Gemm) and not op.name.endswith(("attn_scores", "attn_context")):
                 weights += operand_model(arch, op).b_stored_bytes
     ctx_end = st.prompt + st.generate
-    kv = sum(2 * ctx_end * model.kv_dim * bits_to_bytes(p.kv_bits) for p in policies)
+    kv = streams * sum(2 * ctx_end * model.kv_dim * bits_to_bytes(p.kv_bits) for p in policies)
     workspace = st.prompt * model.heads * st.prompt * bits_to_bytes(st.vector_bits)  # prefill attention scores
     dec_s = cycles_to_seconds(dec_c, arch.clock_mhz)
     return InferenceResult(label=label, prefill_seconds=cycles_to_seconds(pre_c, arch.clock_mhz),

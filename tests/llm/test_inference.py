@@ -45,3 +45,21 @@ def test_voting_costs_its_exit_heads_and_adapter_stream():
     assert voting.weight_bytes - one_exit.weight_bytes == 256 * 64 * 1  # one more 8-bit head (vocab x hidden)
     ops = [op.name for op in pass_ops(TINY, list(TRACE.policies), 8, (1, 3), 1, 20, 8, 16)]
     assert "L0.q_proj.lora_a" in ops and "exit1.logits" in ops and "vote.max" in ops and "vote.renorm" in ops
+
+
+def test_two_voting_streams_add_the_backbone_layer_by_layer():
+    """--voting-streams 2 (the released code): each layer runs once more without adapters, with its own K and V."""
+    one = pass_ops(TINY, list(TRACE.policies), 8, (1, 3), 1, 20, 8, 16)
+    two = pass_ops(TINY, list(TRACE.policies), 8, (1, 3), 1, 20, 8, 16, streams=2)
+    backbone = [op for op in two if ".backbone." in op.name]
+    # the backbone stream is exactly the layers without adapters: 4 layers of the no-LoRA layer
+    no_lora = pass_ops(TINY, list(TRACE.policies), 0, (1, 3), 1, 20, 8, 16)
+    assert len(backbone) == len(no_lora) - 8  # minus the 2 exits' norm, logits and softmax and the 2 vote ops
+    assert not any("lora" in op.name for op in backbone)
+    assert len(two) == len(one) + len(backbone)
+    st1 = InferenceSettings(prompt=16, generate=4)
+    r1 = run_inference(ARCH, TINY, st1, TRACE)
+    r2 = run_inference(ARCH, TINY, replace(st1, voting_streams=2), TRACE)
+    assert r2.kv_cache_bytes == 2 * r1.kv_cache_bytes  # the trace's KV: 2 x 20 x 32 x 3.5 B, once per stream
+    assert r2.weight_bytes == r1.weight_bytes  # the streams share the weights
+    assert r2.decode_seconds_per_token > r1.decode_seconds_per_token
