@@ -20,6 +20,7 @@ class PrecisionMode(StrEnum):
     FIXED = "fixed"  # low bits give no speed-up
     FUSION = "fusion"  # Bit Fusion: a b-bit MAC does (b/a)*(b/w) low-precision MACs per cycle
     SERIAL = "serial"  # bit-serial: cycles per MAC scale with the serial operand's bits
+    SPLIT = "split"  # lane split (GPU tensor cores): a b-bit MAC does b/max(a, w) narrower MACs per cycle
 
 
 class SparsityMode(StrEnum):
@@ -54,10 +55,10 @@ class MacUnit:
 
     def widths(self) -> tuple[int, ...]:
         """Operand widths (bits) this MAC runs: up to two passes of its native width per operand. A fusion MAC
-        runs its bricks fused in powers of two (min_bits·2^j); fixed and serial MACs run any narrower width at the
-        native width's cost."""
+        runs its bricks fused in powers of two (min_bits·2^j), and a split MAC its lanes; fixed and serial MACs run
+        any narrower width at the native width's cost."""
         top = 2 * self.native_bits
-        if self.precision_mode == PrecisionMode.FUSION:
+        if self.precision_mode in (PrecisionMode.FUSION, PrecisionMode.SPLIT):
             return tuple(self.min_bits << j for j in range(top.bit_length()) if self.min_bits << j <= top)
         return tuple(range(1, top + 1))
 

@@ -5,6 +5,8 @@ Precision (DESIGN.md section 3):
   ceil(a/native)·ceil(w/native) passes.
 - fusion (Bit Fusion, ISCA 2018): operands are rounded up to min_bits·2^j; a native-bit PE then does
   (native/a)·(native/w) MACs per cycle. The extra MACs reduce along K, so K shrinks by that factor.
+- split (lane splitting, as GPU tensor cores: NVIDIA's A100 does INT8 at 2x and INT4 at 4x its FP16 rate):
+  operands are rounded up to min_bits·2^j and a native-bit PE does native/max(a, w) MACs per cycle, packed along K.
 - serial: cycles per MAC = ceil(b_bits / serial_bits_per_cycle) (weights fed bit-serially),
   so time stretches by that factor.
 
@@ -64,6 +66,11 @@ def _precision(arch: ArchSpec, op: Gemm) -> tuple[int, int, float]:
         a_eff, w_eff = _round_bits(a, mac.min_bits), _round_bits(w, mac.min_bits)
         if a_eff <= nat and w_eff <= nat:
             return (nat // a_eff) * (nat // w_eff), 1, mac.energy_pj_at(max(a_eff, w_eff))
+        return 1, passes, mac.energy_pj_at(nat) * passes
+    if mac.precision_mode == PrecisionMode.SPLIT:
+        lane = max(_round_bits(a, mac.min_bits), _round_bits(w, mac.min_bits))
+        if lane <= nat:
+            return nat // lane, 1, mac.energy_pj_at(lane)
         return 1, passes, mac.energy_pj_at(nat) * passes
     if mac.precision_mode == PrecisionMode.SERIAL:
         return 1, math.ceil(w / mac.serial_bits_per_cycle), mac.energy_pj_at(max(a, w))

@@ -230,11 +230,12 @@ def _cross_check(v: dict[str, Any], raw: Any, source: str, problems: list[Proble
 
     if mac["min_bits"] is not None and mac["min_bits"] > nat:
         bad("min_bits", f"expected at most native_bits ({nat}), got {mac['min_bits']}")
-    elif mode == PrecisionMode.FUSION:  # Bit Fusion: bricks of min_bits fuse in powers of two up to the native width
+    elif mode in (PrecisionMode.FUSION, PrecisionMode.SPLIT):  # bricks (lanes) of min_bits, powers of two up to native
         if not _power_of_two(nat) or nat < 2:
-            bad("native_bits", f"a fusion MAC fuses bricks in powers of two: expected a power of two >= 2, got {nat}")
+            bad("native_bits", f"a {mode} MAC combines min_bits units in powers of two: expected a power of two >= 2, "
+                               f"got {nat}")
         elif not _power_of_two(min_bits):
-            bad("min_bits", f"a fusion MAC's bricks are a power-of-two width that divides native_bits ({nat}), "
+            bad("min_bits", f"a {mode} MAC's bricks are a power-of-two width that divides native_bits ({nat}), "
                             f"got {min_bits}")
     if mac["accumulator_bits"] < 2 * nat:
         bad("accumulator_bits", f"a partial sum of products of two {nat}-bit operands needs at least {2 * nat} bits, "
@@ -242,7 +243,8 @@ def _cross_check(v: dict[str, Any], raw: Any, source: str, problems: list[Proble
     if mode == PrecisionMode.SERIAL and mac["serial_bits_per_cycle"] > nat:
         bad("serial_bits_per_cycle", f"expected at most native_bits ({nat}), got {mac['serial_bits_per_cycle']}")
     widths = [b for b, _ in mac["energy_pj_per_mac"]]
-    runnable = [min_bits << j for j in range(8) if min_bits << j <= nat] if mode == PrecisionMode.FUSION else [nat]
+    runnable = ([min_bits << j for j in range(8) if min_bits << j <= nat]
+                if mode in (PrecisionMode.FUSION, PrecisionMode.SPLIT) else [nat])
     missing = [b for b in runnable if b not in widths]
     if missing and not problems:
         bad("energy_pj_per_mac", f"needs an entry for every width the MAC runs ({', '.join(map(str, runnable))} bits); "

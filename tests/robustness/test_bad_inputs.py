@@ -21,6 +21,7 @@ from edgesim.cli import main
 from tests.conftest import REPO
 
 HW = yaml.safe_load((REPO / "hw_configs" / "edge_npu_16x16.yaml").read_text(encoding="utf-8"))
+FP16_HW = yaml.safe_load((REPO / "hw_configs" / "fp16_npu_32x32.yaml").read_text(encoding="utf-8"))  # a split MAC
 MODEL = yaml.safe_load((REPO / "workloads" / "models" / "tiny.yaml").read_text(encoding="utf-8"))
 TRACE = json.loads((REPO / "workloads" / "traces" / "tiny_edge_llm.json").read_text(encoding="utf-8"))
 QUICK_SPEC = REPO / "experiments" / "04_hw_sweep" / "sweep_quick.yaml"
@@ -63,6 +64,9 @@ def cases() -> list[tuple[str, Any, tuple[str, ...]]]:
         ("hw", set_path(HW, "mac.native_bits", 7), ("mac.native_bits", "got 7")),
         ("hw", set_path(HW, "mac.energy_pj_per_mac", {8: 0.3}), ("mac.energy_pj_per_mac", "missing 4")),
         ("hw", set_path(HW, "mac.precision_mode", "quantum"), ("mac.precision_mode", "got 'quantum'")),
+        ("hw", set_path(FP16_HW, "mac.native_bits", 12), ("mac.native_bits", "split MAC", "got 12")),
+        ("hw", set_path(FP16_HW, "mac.min_bits", 6), ("mac.min_bits", "split MAC", "got 6")),
+        ("hw", set_path(FP16_HW, "mac.energy_pj_per_mac", {4: 0.15, 16: 2.0}), ("mac.energy_pj_per_mac", "missing 8")),
         ("hw", set_path(HW, "sparsity.efficiency", 1.5), ("sparsity.efficiency", "got 1.5")),
         ("hw", set_path(HW, "sparsity.nm_patterns", ["4:2"]), ("sparsity.nm_patterns", "got ['4:2']")),
         ("hw", set_path(HW, "pe_array.rowz", 8), ("pe_array.rowz", "did you mean 'rows'")),

@@ -74,7 +74,7 @@ def test_all_bad_values_listed_at_once(write):
 
 def test_enum_error_lists_choices(write):
     _, msg, _ = _errors(write, GOOD.replace("precision_mode: fusion", "precision_mode: fused"))
-    assert "mac.precision_mode: expected one of fixed, fusion, serial, got 'fused'" in msg
+    assert "mac.precision_mode: expected one of fixed, fusion, serial, split, got 'fused'" in msg
 
 
 def test_cross_check_native_energy(write):

@@ -13,6 +13,7 @@ from tests.unit.test_cost_hand import tiny_arch
 
 BF = load_arch("bitfusion_32x16")  # fusion, native 8, min 2
 NM = load_arch("mobile_npu_32x32")  # fixed int8, 2:4
+FP16 = load_arch("fp16_npu_32x32")  # split, native 16, min 4
 
 
 @pytest.mark.parametrize("a, w, pack", [(8, 8, 1), (4, 8, 2), (8, 4, 2), (4, 4, 4), (2, 2, 16), (3, 8, 2), (2, 4, 8)])
@@ -30,6 +31,24 @@ def test_fusion_cuts_k_time_and_energy_per_mac():
     assert c8.compute_cycles - c4.compute_cycles == 256 - 64
     assert c4.mac_energy_pj == pytest.approx(32 * 16 * 256 * 0.11)  # the 4-bit table entry
     assert c4.read_bytes["dram"]["A"] == c8.read_bytes["dram"]["A"] / 2
+
+
+@pytest.mark.parametrize("a, w, pack, pj", [(16, 16, 1, 2.0), (8, 8, 2, 0.3), (8, 16, 1, 2.0), (4, 8, 2, 0.3),
+                                           (4, 4, 4, 0.15), (2, 2, 4, 0.15), (6, 4, 2, 0.3)])
+def test_split_lanes_follow_the_wider_operand(a, w, pack, pj):
+    # A100-style lane split on a 16-bit MAC: 16 / max(a, w) lanes, operands rounded up to 4, 8 or 16 bits (6 -> 8);
+    # unlike fusion, int4 x int4 is 4 lanes, not (16/4)^2 = 16. The energy is the table entry of the lane width.
+    om = operand_model(FP16, Gemm(name="g", m=1, n=1, k=1, a_bits=a, b_bits=w))
+    assert (om.pack, om.stretch, om.mac_energy_pj) == (pack, 1, pj)
+
+
+def test_split_fp16_runs_at_half_the_int8_rate():
+    mp = Mapping(dataflow=Dataflow.OS, tile_m=32, tile_n=32, tile_k=512)
+    c16 = evaluate_one(FP16, Gemm(name="g", m=32, n=32, k=512, a_bits=16, b_bits=16), mp)
+    c8 = evaluate_one(FP16, Gemm(name="g", m=32, n=32, k=512), mp)
+    assert isinstance(c16, GemmCost) and isinstance(c8, GemmCost)
+    # one fold of 32x32 outputs: K steps 512 at fp16, 512/2 = 256 at int8, same fill and drain
+    assert c16.compute_cycles - c8.compute_cycles == 512 - 256
 
 
 def test_fixed_precision_low_bits_save_bytes_not_cycles():
