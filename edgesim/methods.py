@@ -17,4 +17,5 @@ class Phase(StrEnum):
     FORWARD = "forward"
     BACKWARD_DATA = "backward_data"
     BACKWARD_WEIGHT = "backward_weight"
+    RECOMPUTE = "recompute"  # forward ops re-run during the backward pass (activation recomputation)
     OPTIMIZER = "optimizer"

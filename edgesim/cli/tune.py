@@ -24,7 +24,7 @@ from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
 from edgesim.config.workloads import MAX_BATCH
 from edgesim.llm.layers import ALL_PROJECTIONS
-from edgesim.llm.step import TuningSettings, default_seq
+from edgesim.llm.step import RECOMPUTE_CHOICES, TuningSettings, default_seq
 from edgesim.methods import Method
 from edgesim.report import tuning
 from edgesim.results import Engine
@@ -50,6 +50,10 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--forward", choices=["to-exit", "full"], default="to-exit",
                       help="edge-llm: the training forward stops at the active exit (the paper, default) or runs every "
                            "layer (the authors' released code; the layers after the exit feed nothing back)")
+    tune.add_argument("--recompute", choices=RECOMPUTE_CHOICES, default="none",
+                      help="activation recomputation, every method: none (keep what each backward op reads, default), "
+                           "attention (re-run scores and softmax in the backward instead of keeping the probabilities) "
+                           "or full (keep only each layer's input and re-run the layer before its backward)")
     tune.add_argument("--exit-heads", choices=["frozen", "trainable"], default="frozen",
                       help="edge-llm: the exit head of each phase frozen (the paper's description, default) or trained "
                            "with the adapters (the authors' released code)")
@@ -106,6 +110,7 @@ def run(args: argparse.Namespace) -> str:
     targets = ("q_proj", "v_proj") if args.lora_targets == "q,v" else (ALL_PROJECTIONS,)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, lora_targets=targets,
                         train_exit_heads=args.exit_heads == "trainable", full_forward=args.forward == "full",
+                        recompute=args.recompute,
                         partial_layers=args.partial_layers,
                         base_bits=bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
@@ -115,7 +120,8 @@ def run(args: argparse.Namespace) -> str:
                                         for r in results])
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper, "lora_targets": args.lora_targets,
-              "exit_heads": args.exit_heads, "forward": args.forward}
+              "exit_heads": args.exit_heads, "forward": args.forward,
+              "recompute": args.recompute}
     unfit = args.allow_unfit
     if args.format == "json":
         return tuning.to_json(arch, header, results, allow_unfit=unfit)

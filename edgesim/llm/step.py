@@ -15,8 +15,16 @@ vocabulary on the vector unit.
 
 Backward ops of a forward (M×K)·(K×N) projection with weight W: backward-data dX = dY·Wᵀ, an
 (M×N)·(N×K) GEMM at the weight's compression; backward-weight dW = Xᵀ·dY, (K×M)·(M×N), only when W is
-trained. Attention: dQ = dS·K and dK = dSᵀ·Q; dP = dO·Vᵀ and dV = Pᵀ·dO. A vector op's backward reads
-its inputs and the incoming gradient and does twice the forward work (`VectorOp.backward`).
+trained. Attention: dQ = dS·K and dK = dSᵀ·Q; dP = dO·Vᵀ and dV = Pᵀ·dO. A vector op's backward does twice
+the forward work (`VectorOp.backward`) and reads the incoming gradient plus only what it needs (`SAVED`): a norm or
+activation its input, a product both factors, softmax its output; an add or rotary embedding nothing (its backward
+is the identity or a fixed rotation). So the forward tensors that stay alive until the backward are exactly the ones
+a backward op reads.
+
+Activation recomputation (`recompute`): `attention` keeps no score or probability tensor for the backward and
+re-runs each layer's score GEMM and softmax just before that layer's attention backward; `full` keeps only each
+layer's input and re-runs the layer's whole forward (with QLoRA's dequantisation) before its backward, as
+gradient checkpointing per decoder layer does. Re-run ops are phase `recompute`.
 
 Every node names the tensors it reads and the tensor it writes, so `edgesim.llm.memory` can derive lifetimes.
 """
@@ -52,6 +60,14 @@ class TuningSettings:
     vector_bits: int = 16
     full_forward: bool = False  # edge-llm: the training forward runs every layer (the released code), not up to the exit
     train_exit_heads: bool = False  # edge-llm: the exit head is trained too (the authors' released code), not frozen
+    recompute: str = "none"  # none, attention (scores and softmax re-run in the backward) or full (whole layers)
+
+
+RECOMPUTE_CHOICES = ("none", "attention", "full")
+# what a vector op's backward reads besides the incoming gradient: its inputs, its output, or nothing
+SAVED: dict[VectorKind, str] = {VectorKind.ADD: "none", VectorKind.ROPE: "none", VectorKind.SOFTMAX: "output",
+                                VectorKind.MUL: "inputs", VectorKind.RMSNORM: "inputs", VectorKind.LAYERNORM: "inputs",
+                                VectorKind.SILU: "inputs", VectorKind.GELU: "inputs", VectorKind.RELU: "inputs"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,22 +130,28 @@ class _StepBuilder:
         """QLoRA: dequantise the projection's NF4 weight to the GEMM's width on the vector unit; the name of the
         dequantised weight (a transient workspace tensor the GEMM reads)."""
         assert isinstance(f.op, Gemm)
-        tag = "fwd" if phase == Phase.FORWARD else "bwd"
+        tag = {Phase.FORWARD: "fwd", Phase.RECOMPUTE: "re"}.get(phase, "bwd")
         name = f"{f.op.name}.dequant_{tag}"
         self.add(VectorOp(name=name, kind=VectorKind.DEQUANT_NF4, elements=f.op.k * f.op.n, bits=f.op.b_bits),
                  phase, layer, (), name, "workspace")
         return name
 
-    def backward(self, f: FwdNode, layer: int, trains_weight: bool, dequant: bool = False) -> None:
-        """Backward ops of one forward node, given the gradient d:<output> (QLoRA: `dequant` its weight first)."""
+    def backward(self, f: FwdNode, layer: int, trains_weight: bool, dequant: bool = False,
+                 saved: dict[str, str] | None = None) -> None:
+        """Backward ops of one forward node, given the gradient d:<output> (QLoRA: `dequant` its weight first).
+        `saved` renames forward tensors to their recomputed copies (gradients keep the forward names)."""
         g, dy, op = self.st.grad_bits, f"d:{f.output}", f.op
+        re = saved or {}
+        ins = tuple(re.get(x, x) for x in f.inputs)
         if isinstance(op, VectorOp):
             back = replace(op, name=f"{op.name}.bwd", backward=True, bits=self.st.vector_bits)
-            self.add(back, Phase.BACKWARD_DATA, layer, (dy, *f.inputs), tuple(f"d:{x}" for x in f.inputs), "gradient")
+            need = SAVED[op.kind]
+            reads = ins if need == "inputs" else (re.get(f.output, f.output),) if need == "output" else ()
+            self.add(back, Phase.BACKWARD_DATA, layer, (dy, *reads), tuple(f"d:{x}" for x in f.inputs), "gradient")
             return
         assert isinstance(op, Gemm)
         if f.role in ("linear", "lora_a", "lora_b"):
-            x = f.inputs[0]
+            x = ins[0]
             dx = self.gemm(f"{op.name}.bwd_data", op.m, op.k, op.n, a_bits=g, b_bits=op.b_bits,
                            like=op if f.role == "linear" else None)
             w = (self.dequant(f, layer, Phase.BACKWARD_DATA),) if dequant else ()
@@ -140,15 +162,25 @@ class _StepBuilder:
                 self.add(dw, Phase.BACKWARD_WEIGHT, layer, (x, dy), f"grad:{f.weight}", "param_grad")
             return
         # attention: both operands are activations
-        a_in, b_in = f.inputs
+        a_in, b_in = ins
         if f.role == "attn_scores":  # S = Q·Kᵀ per head: (seq×d)·(d×seq)
             d_a = self.gemm(f"{op.name}.bwd_dq", op.m, op.k, op.n, batch=op.batch, a_bits=g, b_bits=op.b_bits)
             d_b = self.gemm(f"{op.name}.bwd_dk", op.n, op.k, op.m, batch=op.batch, a_bits=g, b_bits=op.a_bits)
         else:  # O = P·V per head: (seq×seq)·(seq×d)
             d_a = self.gemm(f"{op.name}.bwd_dp", op.m, op.k, op.n, batch=op.batch, a_bits=g, b_bits=op.b_bits)
             d_b = self.gemm(f"{op.name}.bwd_dv", op.k, op.n, op.m, batch=op.batch, a_bits=op.a_bits, b_bits=g)
-        self.add(d_a, Phase.BACKWARD_DATA, layer, (dy, b_in), f"d:{a_in}", "gradient")
-        self.add(d_b, Phase.BACKWARD_DATA, layer, (dy, a_in), f"d:{b_in}", "gradient")
+        self.add(d_a, Phase.BACKWARD_DATA, layer, (dy, b_in), f"d:{f.inputs[0]}", "gradient")
+        self.add(d_b, Phase.BACKWARD_DATA, layer, (dy, a_in), f"d:{f.inputs[1]}", "gradient")
+
+    def rerun(self, nodes: list[FwdNode], layer: int, saved: dict[str, str], dequant: bool) -> None:
+        """Re-run forward `nodes` in the backward pass, writing `<tensor>.re` copies and recording them in `saved`."""
+        for f in nodes:
+            op = replace(f.op, name=f"{f.op.name}.re")
+            inputs = tuple(saved.get(x, x) for x in f.inputs)
+            if dequant and f.role == "linear":
+                inputs = (*inputs, self.dequant(f, layer, Phase.RECOMPUTE))
+            saved[f.output] = f"{f.output}.re"
+            self.add(op, Phase.RECOMPUTE, layer, inputs, saved[f.output], _category(f))
 
 
 def _layer_settings(pol: LayerPolicy, st: TuningSettings, lora: bool) -> LayerSettings:
@@ -234,10 +266,20 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
         trainable += head_trained
     b.add(replace(final_norm, name="head.norm.bwd", backward=True), Phase.BACKWARD_DATA, -1, ("d:head.norm", x),
           f"d:{x}", "gradient")
+    qlora = method == Method.QLORA
+    if st.recompute not in RECOMPUTE_CHOICES:
+        raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE_CHOICES)}, got {st.recompute!r}")
     for layer in sorted(back, reverse=True):
+        saved: dict[str, str] = {}
+        if st.recompute == "full":
+            b.rerun(fwd[layer], layer, saved, qlora)
         for f in reversed(fwd[layer]):
+            if st.recompute == "attention" and f.role == "attn_context":
+                scores = next(n for n in fwd[layer] if n.role == "attn_scores")
+                probs = next(n for n in fwd[layer] if n.inputs == (scores.output,))
+                b.rerun([scores, probs], layer, saved, qlora)
             trains = (f.role == "linear" and not adapters) or f.role in ("lora_a", "lora_b")
-            b.backward(f, layer, trains, dequant=method == Method.QLORA and f.role == "linear")
+            b.backward(f, layer, trains, dequant=qlora and f.role == "linear", saved=saved)
     if trainable and st.optimizer == "adam":
         b.add(VectorOp(name="optimizer.adam", kind=VectorKind.ADAM, elements=trainable, bits=st.optimizer_state_bits),
               Phase.OPTIMIZER, -1, (), "optimizer.updated", "param_grad")

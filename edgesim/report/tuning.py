@@ -95,7 +95,8 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
         "mem cut": _x(r["memory_reduction_vs_lora"], r["fits_dram"] or allow_unfit), "DRAM GiB": f"{r['dram_bytes'] / GIB:,.1f}",
         "fits": "yes" if r["fits_dram"] else "NO", "trainable": f"{r['trainable_params'] / 1e6:,.1f}M",
         "fwd s": f"{r['forward_seconds']:,.2f}", "bwd-data s": f"{r['backward_data_seconds']:,.2f}",
-        "bwd-weight s": f"{r['backward_weight_seconds']:,.2f}", "optim s": f"{r['optimizer_seconds']:,.2f}"}
+        "bwd-weight s": f"{r['backward_weight_seconds']:,.2f}", "optim s": f"{r['optimizer_seconds']:,.2f}",
+        **({"recompute s": f"{r['recompute_seconds']:,.2f}"} if any(x["recompute_seconds"] for x in rows) else {})}
         for r in rows]).to_string(index=False)
     mem = pd.DataFrame([{"method": r["method"], **{k.replace("_", " "): f"{r[f'peak_{k}_bytes'] / GIB:,.2f}" for k in BREAKDOWN}}
                         for r in rows]).to_string(index=False)

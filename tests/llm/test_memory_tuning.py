@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from edgesim.config.hardware import load_arch
@@ -214,3 +216,53 @@ def test_full_forward_adds_only_the_forward_of_the_layers_after_the_exit():
         [n.op.name for n in to_exit.nodes if n.phase != Phase.FORWARD]
     norm = next(n for n in full.nodes if n.op.name == "head.norm")
     assert norm.inputs == next(n for n in to_exit.nodes if n.op.name == "head.norm").inputs
+
+
+def _saved(step: TuningStep) -> set[str]:
+    """Forward-written tensors (and step inputs) that some later non-forward node reads: what the forward keeps."""
+    fwd_out = {o for n in step.nodes if n.phase == Phase.FORWARD for o in n.outputs} | set(step.inputs)
+    return {x for n in step.nodes if n.phase != Phase.FORWARD for x in n.inputs if x in fwd_out}
+
+
+def test_each_backward_op_keeps_only_what_it_reads():
+    # LoRA on q and v of a frozen base (tiny model, by hand): a norm keeps its input, LoRA's weight gradients keep
+    # their inputs, attention keeps Q and K (the rotary output), the probabilities and V, SiLU its input, the gating
+    # product both factors. An add, the rotary embedding, softmax's input and frozen projections' outputs are not kept.
+    step = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=32))
+    kept = {"L2.input_norm", "L2.q_proj.lora_a", "L2.v_proj.lora_a", "L2.rope", "L2.softmax", "L2.v_proj.lora_add",
+            "L2.attn_residual", "L2.gate_proj", "L2.silu", "L2.up_proj",
+            "L2.mlp_residual"}  # layer 3's input, kept for layer 3's input norm
+    layer2 = {x for x in _saved(step) if x.startswith("L2.")}
+    assert layer2 == kept
+
+
+def test_recompute_attention_rebuilds_scores_and_probabilities_per_layer():
+    base = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=32))
+    re = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=32, recompute="attention"))
+    added = [n for n in re.nodes if n.phase == Phase.RECOMPUTE]
+    # per layer, the score GEMM and the softmax, at their forward shapes, just before the context's backward
+    assert [n.op.name for n in added] == [f"L{i}.{o}.re" for i in (3, 2, 1, 0) for o in ("attn_scores", "softmax")]
+    fwd = {n.op.name: n.op for n in base.nodes}
+    assert all(n.op == replace(fwd[n.op.name[:-3]], name=n.op.name) for n in added)
+    names = [n.op.name for n in re.nodes]
+    assert names.index("L3.softmax.re") + 1 == names.index("L3.attn_context.bwd_dp")
+    assert len(re.nodes) == len(base.nodes) + 8
+    # the forward keeps no probabilities (4 heads x 32 x 32 x 2 B per layer) and rereads Q and K instead
+    assert _saved(base) - _saved(re) == {f"L{i}.softmax" for i in range(4)}
+    probs = 4 * 32 * 32 * 2
+    assert peak_memory(base).breakdown["attention"] >= probs > peak_memory(re).breakdown["attention"] - probs
+
+
+def test_recompute_full_keeps_only_layer_inputs_and_reruns_each_layer():
+    base = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=32))
+    full = expand_step(ARCH, TINY, Method.LORA, TuningSettings(seq=32, recompute="full"))
+    layer_fwd = [n for n in base.nodes if n.phase == Phase.FORWARD and n.layer == 0]
+    added = [n for n in full.nodes if n.phase == Phase.RECOMPUTE]
+    assert len(added) == 4 * len(layer_fwd)  # one whole forward per backward layer
+    assert [n.op.name for n in added if n.layer == 0] == [f"{n.op.name}.re" for n in layer_fwd]
+    # what the forward keeps: the 4 layer inputs (32 tokens x 64 x 2 B each) and the head's tensors, nothing else
+    layer_inputs = {"embeddings", "L0.mlp_residual", "L1.mlp_residual", "L2.mlp_residual"}
+    assert {x for x in _saved(full) if not x.startswith("head.")} == layer_inputs | {"L3.mlp_residual"}
+    r = peak_memory(full)
+    check_order(full)
+    assert r.peak_bytes < peak_memory(base).peak_bytes
