@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from tests.conftest import REPO
@@ -22,11 +23,27 @@ def test_quick_mode(script, tmp_path):
     assert out.stdout.strip()
 
 
-def test_ablation_quick_ratios(tmp_path):
+def test_ablation_quick_factors(tmp_path):
+    """experiments/02 --quick: every chain has its six cumulative rows and the reference row, and the factors obey the
+    hardware: sparsity the device cannot skip buys nothing, the scheduler is never slower than the best fixed
+    dataflow, and narrower LUC bits speed up the fp16 NPU (its lanes split)."""
     script = REPO / "experiments" / "02_edge_llm_ablation" / "run.py"
-    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    rows = {ln[:26].strip(): ln.split() for ln in out.stdout.splitlines() if "LoRA" in ln or "Edge-LLM" in ln or "only" in ln}
-    assert rows["vanilla LoRA"][-2:] == ["1.00", "1.00"]
-    # the full method beats each of its parts on the tiny model
-    full = float(rows["Edge-LLM (LUC + adaptive)"][-2])
-    assert full > float(rows["+ LUC only"][-2]) and full > float(rows["+ adaptive tuning only"][-2])
+    out = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "ablation.csv")
+    assert (tmp_path / "ablation.png").stat().st_size > 10_000 and (tmp_path / "ablation.md").exists()
+    chains = df.groupby(["device", "seq", "baseline"])
+    assert len(chains) == 5 * 2 + 2  # five devices at two lengths, plus fp16 LoRA on the fp16 NPU
+    for (device, _, _), g in chains:
+        rows = dict(zip(g["row"], g.itertuples(), strict=True))
+        assert list(rows) == ["LoRA", "+ window", "+ exit truncation", "+ LUC sparsity", "+ LUC bits",
+                              "+ per-layer scheduling", "LoRA, scheduled"]
+        assert rows["+ per-layer scheduling"].step_s <= rows["+ LUC bits"].step_s * (1 + 1e-9)
+        assert rows["LoRA, scheduled"].step_s <= rows["LoRA"].step_s * (1 + 1e-9)
+        if device in ("no-sparsity NPU", "Bit Fusion", "2:4-only NPU"):  # unstructured zeros are multiplied and stored
+            assert rows["+ LUC sparsity"].factor_speed == pytest.approx(1.0)
+            assert rows["+ LUC sparsity"].factor_memory == pytest.approx(1.0)
+    fp16 = df[(df["device"] == "fp16 NPU") & (df["baseline"] == "fp16 LoRA")]
+    assert (fp16.loc[fp16["row"] == "+ LUC bits", "factor_speed"] > 1.05).all()  # int8 at 2x, int4 at 4x: faster
+    assert set(df.loc[df["baseline"] == "fp16 LoRA", "device"]) == {"fp16 NPU"}
