@@ -7,8 +7,33 @@ Levels 0 registers, 1 global buffer, 2 DRAM; tensors A (M×K), B (K×N), C (M×N
 - Global buffer: the array re-reads the streamed operand once per fold of the other spatial dim;
   the stationary operand once per tile; C accumulates once per K step (per K tile for os, per K fold
   for ws and is), each step after the first a read-modify-write.
-- Registers: every executed MAC reads A, B and a partial sum and writes the partial sum; streamed
-  operands are also written once per MAC as they hop between PEs.
+- Registers (energy): every executed MAC reads A, B and a partial sum and writes the partial sum;
+  streamed operands are also written once per MAC as they hop between PEs; the stationary operand is
+  written once per load. All of these are charged at the register level's pJ/byte.
+- Register-file port (cycles): only the accesses that contend for the PE's register-file port, i.e. the
+  stationary input operand's, count against `registers.bandwidth_bytes_per_cycle_per_pe`:
+
+  | dataflow | port: read per MAC, write per load | not the port |
+  | --- | --- | --- |
+  | os (0) | nothing | A and B in pipeline registers; C in the MAC's accumulator |
+  | ws (1) | B | A and the partial sum in pipeline registers (right, down) |
+  | is (2) | A | B and the partial sum in pipeline registers (right, down) |
+
+  Basis. In a systolic array a PE latches the streamed operands it receives and hands them to its neighbour
+  the next cycle, and a partial sum either stays in the PE's accumulator (os) or is added to the one arriving
+  from above and passed down (ws, is). SCALE-Sim (Samajdar et al., arXiv:1811.02883; its
+  `systolic_compute_{os,ws,is}.py` emit only SRAM demand matrices) and the TPU (Jouppi et al., ISCA 2017:
+  weights preloaded, data in from the left, partial sums flowing down) sustain one MAC per PE per cycle with
+  no register-port term at all. Timeloop-Accelergy's `simple_weight_stationary` example
+  (Accelergy-Project/timeloop-accelergy-exercises, baseline_designs) keeps only Weights in the PE scratchpad and gives
+  Inputs and Outputs single-entry `reg_storage` registers that bypass it; the Eyeriss chip (Chen et al., JSSC
+  2017) gives each data type a PE scratchpad of its own. edgesim therefore charges the port only for the
+  operand a PE holds across a fold and reloads between folds, the one Timeloop's example keeps in the
+  scratchpad: one read per MAC and its writes on arrival. That is the conservative end: a PE that feeds its
+  held weight from a latch, as the TPU's does, needs no port for it at all.
+  Energy keeps counting every access: in Eyeriss's energy table (Chen et al., ISCA 2016: RF 1x, inter-PE hop
+  2x, buffer 6x, DRAM 200x) a hop costs more than a register-file access, so pricing hops and accumulator
+  updates at the register level's pJ/byte underestimates them rather than double counting.
 """
 
 from __future__ import annotations
@@ -107,3 +132,11 @@ def count_accesses(arch: ArchSpec, op: Gemm, om: OperandModel, g: TileGeometry,
                        dram_a, dram_b, psum * acc + dram_c_in,
                        zero, zero, dram_c_out], axis=1).reshape(-1, 3, 3)
     return reads.astype(np.float64), writes.astype(np.float64)
+
+
+def register_port_bytes(reads: FloatArray, writes: FloatArray, dataflow: npt.NDArray[np.int64]) -> FloatArray:
+    """Bytes per candidate through the PE register-file port: the stationary input operand's register reads (one
+    per MAC) and writes (one per load), i.e. B's in ws, A's in is and none in os (module docstring)."""
+    rf = reads[:, 0] + writes[:, 0]  # (n, tensor)
+    port: FloatArray = np.where(dataflow == 1, rf[:, 1], np.where(dataflow == 2, rf[:, 0], 0.0))
+    return port

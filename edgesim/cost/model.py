@@ -6,7 +6,9 @@
 Counts (bytes per storage level and tensor) come from `edgesim.cost.access`.
 
 Cycles: compute from the SCALE-Sim-exact systolic formula (`edgesim.cost.systolic`); on-chip
-cycles = max(compute, buffer-port cycles); DRAM cycles = bytes / bandwidth.
+cycles = max(compute, global-buffer port cycles, register-file port cycles); DRAM cycles = bytes / bandwidth.
+The register-file port carries only the stationary input operand's accesses (`register_port_bytes`: B in ws,
+A in is, none in os), at `registers.bandwidth_bytes_per_cycle_per_pe` x PEs; energy counts every register access.
 - double buffered: first-tile load (latency + bytes/bandwidth), then max(on-chip, remaining DRAM);
 - single buffered: on-chip + DRAM + one DRAM latency per tile (nothing overlaps).
 Energy (pJ) = Σ_level Σ_tensor (read bytes·pJ/B + write bytes·pJ/B) + executed MACs·pJ/MAC.
@@ -20,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.access import LEVELS, count_accesses
+from edgesim.cost.access import LEVELS, count_accesses, register_port_bytes
 from edgesim.cost.scalar import evaluate_scalar
 from edgesim.cost.systolic import compute_cycles
 from edgesim.cost.tiling import tile_geometry
@@ -36,7 +38,7 @@ IntArray = npt.NDArray[np.int64]
 # number this model (or the access counts, tiling, systolic or operand models it uses) can produce may change, and
 # whenever feasibility (`fits`, `registers_shortfall`) may change, so that no cache serves a mapping chosen by an
 # older model.
-COST_MODEL_VERSION = 1
+COST_MODEL_VERSION = 2  # 2: the register-file port carries only the held operand (docs/register-file.md)
 
 @dataclass(frozen=True, slots=True)
 class CostArrays:
@@ -47,6 +49,7 @@ class CostArrays:
     compute_cycles: FloatArray
     glb_cycles: FloatArray
     rf_cycles: FloatArray
+    rf_port_bytes: FloatArray  # register bytes through the PE register-file port (all PEs)
     dram_cycles: FloatArray
     latency_overlap_cycles: FloatArray
     latency_no_overlap_cycles: FloatArray
@@ -79,6 +82,7 @@ class GemmCost:
     compute_cycles: float
     glb_cycles: float
     rf_cycles: float
+    rf_port_bytes: float  # register bytes through the PE register-file port (all PEs)
     dram_cycles: float
     latency_overlap_cycles: float
     latency_no_overlap_cycles: float
@@ -154,7 +158,8 @@ def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
 
     comp = compute_cycles(arch, op, om, g, maps.dataflow).astype(np.float64)
     glb_cycles = (_sum3(reads[:, 1]) + _sum3(writes[:, 1])) / glb.bandwidth_bytes_per_cycle
-    rf_cycles = (_sum3(reads[:, 0]) + _sum3(writes[:, 0])) / (rf.bandwidth_bytes_per_cycle * rf.instances)
+    rf_port = register_port_bytes(reads, writes, maps.dataflow)
+    rf_cycles = rf_port / (rf.bandwidth_bytes_per_cycle * rf.instances)
     dram_bytes = _sum3(reads[:, 2]) + _sum3(writes[:, 2])
     dram_cycles = dram_bytes / dram.bandwidth_bytes_per_cycle
     on_chip = np.maximum(comp, np.maximum(glb_cycles, rf_cycles))
@@ -171,7 +176,8 @@ def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
     mac_pj = np.full(len(maps), macs * om.mac_energy_pj)
     util = macs / (total * arch.pe_array.pes * om.pack)
     return CostArrays(feasible=feasible, glb_need_bytes=need, compute_cycles=comp, glb_cycles=glb_cycles,
-                      rf_cycles=rf_cycles, dram_cycles=dram_cycles, latency_overlap_cycles=overlap,
+                      rf_cycles=rf_cycles, rf_port_bytes=rf_port, dram_cycles=dram_cycles,
+                      latency_overlap_cycles=overlap,
                       latency_no_overlap_cycles=no_overlap, total_cycles=total, read_bytes=reads,
                       write_bytes=writes, level_energy_pj=level_pj, mac_energy_pj=mac_pj,
                       energy_pj=_sum3(level_pj) + mac_pj, effective_macs=macs, utilization=util,
@@ -186,7 +192,7 @@ def evaluate_one(arch: ArchSpec, op: Gemm, mapping: Mapping) -> GemmCost | Infea
     s, reads, writes, b_format = out
     return GemmCost(op=op, mapping=mapping, b_format=b_format, macs=op.macs,
                     effective_macs=s["effective_macs"], compute_cycles=s["compute_cycles"], glb_cycles=s["glb_cycles"],
-                    rf_cycles=s["rf_cycles"], dram_cycles=s["dram_cycles"],
+                    rf_cycles=s["rf_cycles"], rf_port_bytes=s["rf_port_bytes"], dram_cycles=s["dram_cycles"],
                     latency_overlap_cycles=s["latency_overlap_cycles"],
                     latency_no_overlap_cycles=s["latency_no_overlap_cycles"], total_cycles=s["total_cycles"],
                     read_bytes=reads, write_bytes=writes,

@@ -87,7 +87,10 @@ def evaluate_scalar(arch: ArchSpec, op: Gemm, mp: Mapping) -> tuple[dict[str, fl
 
     # cycles and energy (edgesim.cost.model)
     level_bytes = [sum(r) + sum(w) for r, w in zip(reads, writes, strict=True)]
-    rf_cycles = level_bytes[0] / (rf.bandwidth_bytes_per_cycle * rf.instances)
+    # the register-file port: the stationary input operand's accesses only (edgesim.cost.access.register_port_bytes)
+    port_tensor = {Dataflow.WS: 1, Dataflow.IS: 0}.get(df)
+    rf_port = 0.0 if port_tensor is None else reads[0][port_tensor] + writes[0][port_tensor]
+    rf_cycles = rf_port / (rf.bandwidth_bytes_per_cycle * rf.instances)
     glb_cycles = level_bytes[1] / glb.bandwidth_bytes_per_cycle
     dram_cycles = level_bytes[2] / dram.bandwidth_bytes_per_cycle
     on_chip = max(compute, glb_cycles, rf_cycles)
@@ -98,7 +101,8 @@ def evaluate_scalar(arch: ArchSpec, op: Gemm, mp: Mapping) -> tuple[dict[str, fl
     level_pj = [sum(r) * lv.read_energy_pj_per_byte + sum(w) * lv.write_energy_pj_per_byte
                 for r, w, lv in zip(reads, writes, arch.levels, strict=True)]
     mac_pj = macs * om.mac_energy_pj
-    scalars = {"compute_cycles": compute, "glb_cycles": glb_cycles, "rf_cycles": rf_cycles, "dram_cycles": dram_cycles,
+    scalars = {"compute_cycles": compute, "glb_cycles": glb_cycles, "rf_cycles": rf_cycles, "rf_port_bytes": rf_port,
+               "dram_cycles": dram_cycles,
                "latency_overlap_cycles": overlap, "latency_no_overlap_cycles": no_overlap, "total_cycles": total,
                "mac_energy_pj": mac_pj, "energy_pj": sum(level_pj) + mac_pj, "dram_bytes": level_bytes[2],
                "effective_macs": macs, "utilization": macs / (total * arch.pe_array.pes * om.pack),

@@ -11,8 +11,9 @@ parallel; C's channel carries partial sums and outputs. Per tile i:
   its outputs into that half: write-backs exert back-pressure);
 - single buffered: the previous tile's write-back, then tile i's loads, both after compute i-1 ends;
   compute i waits for both;
-- a tile occupies the array for max(compute, buffer bytes / buffer bandwidth, register bytes /
-  register bandwidth): the excess over compute is a buffer-port stall.
+- a tile occupies the array for max(compute, buffer bytes / buffer bandwidth, register-port bytes /
+  register-port bandwidth): the excess over compute is a buffer-port stall. The register-file port carries
+  only the stationary input operand's accesses, as in the cost model (`edgesim.cost.access`).
 Waiting for data is split into DRAM latency (at most one latency per wait) and DRAM bandwidth (the
 rest: transfer time and queueing behind other transfers). After the last tile, the final write-back
 is a bandwidth stall. So total = compute + port + latency + bandwidth stalls, exactly.
@@ -51,7 +52,7 @@ class Ports:
     bandwidth: float  # DRAM bytes per cycle
     latency: float  # DRAM read latency, cycles
     buffer_bandwidth: float
-    register_bandwidth: float  # all PEs together
+    register_bandwidth: float  # register-file port bytes per cycle, all PEs together
     single_buffered: bool
     per_operand: bool = False  # one channel per operand (A, B, C) instead of one shared channel
 
@@ -147,7 +148,7 @@ def step(s: State, t: Tile, p: Ports, log: list[Event] | None = None) -> None:
     latency_part = min(wait, p.latency) if t.load_bytes > 0 else 0.0
     s.stalls["dram_latency"] += latency_part
     s.stalls["dram_bandwidth"] += wait - latency_part
-    busy = max(t.compute_cycles, t.buffer_bytes / p.buffer_bandwidth, t.register_bytes / p.register_bandwidth)
+    busy = max(t.compute_cycles, t.buffer_bytes / p.buffer_bandwidth, t.register_port_bytes / p.register_bandwidth)
     s.compute += t.compute_cycles
     s.stalls["buffer_port"] += busy - t.compute_cycles
     if log is not None:

@@ -31,7 +31,7 @@ class Tile:
     writeback_bytes: float  # buffer -> DRAM after compute, when C leaves (partial or final)
     compute_cycles: float  # array cycles of this tile's folds, fill/drain included
     buffer_bytes: float  # global-buffer traffic of this tile (array reads, accumulation, fills, write-backs)
-    register_bytes: float  # register-file traffic of this tile
+    register_port_bytes: float  # register bytes of this tile through the PE register-file port (all PEs)
     macs: float  # dense MACs of this tile
 
     @property
@@ -107,11 +107,16 @@ def tile_attributes(arch: ArchSpec, op: Gemm, om: OperandModel, mp: Mapping, lev
     buffer = (tile_bytes["A"] * a_reps + tile_bytes["B"] * b_reps + psum * acc_steps
               + psum * (acc_steps - (1 if k_first else 0)) + load + writeback)
     macs = sm * sn * sk * om.k_kept
-    a_hops = macs * om.a_bytes if mp.dataflow != Dataflow.IS else tile_bytes["A"] * a_reps
-    b_hops = macs * om.b_bytes if mp.dataflow != Dataflow.WS else tile_bytes["B"] * b_reps
-    register = macs * (om.a_bytes + om.b_bytes + 2 * om.psum_bytes) + a_hops + b_hops
+    # the register-file port carries the stationary input operand only, read once per MAC and written once per
+    # load (edgesim.cost.access): B in ws, A in is; os's operands flow through pipeline registers into accumulators
+    if mp.dataflow == Dataflow.WS:
+        port = macs * om.b_bytes + tile_bytes["B"] * b_reps
+    elif mp.dataflow == Dataflow.IS:
+        port = macs * om.a_bytes + tile_bytes["A"] * a_reps
+    else:
+        port = 0.0
     return Tile(load_parts=parts, writeback_bytes=writeback, compute_cycles=float(compute),
-                buffer_bytes=buffer, register_bytes=register, macs=float(sm * sn * sk))
+                buffer_bytes=buffer, register_port_bytes=port, macs=float(sm * sn * sk))
 
 
 def _changed(levels: list[Level], at_edge: tuple[bool, ...]) -> list[bool]:

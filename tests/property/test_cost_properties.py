@@ -123,7 +123,7 @@ def test_scalar_path_equals_vectorised(name, op, maps):
             assert not batch.feasible[i]
             continue
         assert batch.feasible[i]
-        for field in ("compute_cycles", "glb_cycles", "rf_cycles", "dram_cycles", "latency_overlap_cycles",
+        for field in ("compute_cycles", "glb_cycles", "rf_cycles", "rf_port_bytes", "dram_cycles", "latency_overlap_cycles",
                       "latency_no_overlap_cycles", "total_cycles", "energy_pj", "utilization"):
             assert getattr(single, field) == pytest.approx(float(getattr(batch, field)[i]), rel=1e-12), field
         assert single.mac_energy_pj == pytest.approx(float(batch.mac_energy_pj[i]), rel=1e-12)

@@ -62,7 +62,7 @@ def explicit_tiles(arch: ArchSpec, op: Gemm, mp: Mapping) -> list[dict[str, floa
         last = tuple(x == lv.trips - 1 for x, lv in zip(pos, levels, strict=True))
         attrs = tile_attributes(arch, op, om, mp, levels, first, last)
         out.append({"load": sum(parts), "parts": parts, "writeback": writeback, "compute": float(compute),
-                    "buffer": attrs.buffer_bytes, "register": attrs.register_bytes})
+                    "buffer": attrs.buffer_bytes, "register": attrs.register_port_bytes})
         prev = c
     return out
 
