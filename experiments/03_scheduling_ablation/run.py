@@ -7,9 +7,10 @@ step time) is the baseline. "Scheduled" = edgesim's scheduler (exhaustive search
 <= 2M points, CP-SAT beyond), per op: the least-energy mapping within --latency-tolerance (2%) of the
 fastest, never slower than the best fixed dataflow. Both use the same cost model.
 
-Run:  python experiments/03_scheduling_ablation/run.py [--quick] [--hw NAME] [--method edge-llm|lora]
+Run:  python experiments/03_scheduling_ablation/run.py [--quick] [--hw NAME] [--method edge-llm|lora] [--out DIR]
 --quick: the tiny model (seconds). Full: LLaMA-7B, default trace (about a minute cold).
-Writes results/scheduling_<model>_<hw>_<method>.csv beside this file.
+Writes scheduling_<model>_<hw>_<method>.csv to --out, by default results/ beside this file (--quick: a temporary
+folder, so that CI never touches the committed results).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from edgesim.results import MethodResult
 from edgesim.search.factory import make_mapper
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 PHASES = ("forward", "backward_data", "backward_weight", "optimizer")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", metavar="DIR", help="where the CSV goes (default results/ beside this file; --quick: a "
+                                                 "temporary folder)")
     ap.add_argument("--hw", default=None)
     ap.add_argument("--method", choices=["edge-llm", "lora"], default="edge-llm")
     ap.add_argument("--latency-tolerance", type=float, default=0.02,
@@ -69,14 +71,15 @@ def main() -> int:
                      f"{best_fixed} DRAM GiB": round(b_d / 2**30, 2), "scheduled DRAM GiB": round(s_d / 2**30, 2),
                      "DRAM reduction": round(b_d / s_d, 3) if s_d else float("nan")})
     table = pd.DataFrame(rows)
-    out = HERE / "results" / f"scheduling_{model.name}_{arch.name}_{method}.csv"
-    out.parent.mkdir(exist_ok=True)
+    folder = Path(args.out) if args.out else (Path(tempfile.mkdtemp()) if args.quick else HERE / "results")
+    out = folder / f"scheduling_{model.name}_{arch.name}_{method}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     print(f"{method} step of {model.name} on {arch.name}; best single fixed dataflow: {best_fixed} "
           f"(step s: ws {results['fixed-ws'].seconds:.3f}, os {results['fixed-os'].seconds:.3f}, "
           f"is {results['fixed-is'].seconds:.3f})")
     print(table.to_string(index=False))
-    print(f"wrote {out.relative_to(REPO)}")
+    print(f"wrote {out}")
     return 0
 
 
