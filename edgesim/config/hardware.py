@@ -157,12 +157,13 @@ def load_hardware(name_or_path: str | None = None,
 
 
 def _blame_override(problem: Problem, overrides: list[str] | tuple[str, ...]) -> Problem:
-    """A problem in a field set with --set points at the override, not at the file's line."""
-    for item in overrides:
-        dotted = item.split("=", 1)[0].strip()
-        if problem.path == dotted or problem.path.startswith(dotted + ".") or dotted.startswith(problem.path + "."):
-            return Problem(source=f"--set {item}", path=problem.path, message=problem.message)
-    return problem
+    """A problem in a field set with --set points at the override, not at the file's line: the last --set of exactly
+    that path (the one that took effect), else the last one of a path around it."""
+    dotted = [(item, item.split("=", 1)[0].strip()) for item in reversed(overrides)]
+    exact = [item for item, d in dotted if d == problem.path]
+    near = [item for item, d in dotted if problem.path.startswith(d + ".") or d.startswith(problem.path + ".")]
+    blamed = exact + near
+    return Problem(source=f"--set {blamed[0]}", path=problem.path, message=problem.message) if blamed else problem
 
 
 def apply_overrides(raw: Any, overrides: list[str] | tuple[str, ...],

@@ -117,6 +117,13 @@ def test_set_errors_name_the_override():
     assert len(exc.value.problems) == 4
 
 
+def test_a_repeated_set_blames_the_one_that_took_effect():
+    with pytest.raises(ConfigError) as exc:
+        load_arch(None, ["pe_array.rows=8", "pe_array.rows=0"])
+    assert str(exc.value).count("--set pe_array.rows=0: pe_array.rows: expected a positive integer") == 1
+    assert "--set pe_array.rows=8" not in str(exc.value)
+
+
 def test_fingerprint_tracks_numbers_not_path():
     a, b = load_arch(), load_arch(None, ["pe_array.rows=8"])
     assert a.fingerprint() != b.fingerprint()
