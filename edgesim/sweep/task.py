@@ -27,6 +27,7 @@ from edgesim.config.hardware import base_bits, load_arch
 from edgesim.config.models import load_model
 from edgesim.config.sweep import WorkloadSpec
 from edgesim.config.traces import default_trace_path, load_trace
+from edgesim.cost import model as cost_model
 from edgesim.cost.area import area_breakdown_mm2
 from edgesim.errors import ConfigError
 from edgesim.llm.inference import InferenceSettings
@@ -56,9 +57,11 @@ class Task:
 
 
 def point_id(arch: ArchSpec, workload: WorkloadSpec, mapper: str, latency_tolerance: float) -> str:
-    """A content hash of the resolved hardware, the workload, how GEMMs are mapped and the edgesim version."""
+    """A content hash of the resolved hardware, the workload, how GEMMs are mapped, the edgesim version and the cost
+    model's version (a database never serves a row an older cost model produced)."""
     blob = json.dumps({"arch": arch.fingerprint(), "workload": workload.key(), "mapper": mapper,
-                       "latency_tolerance": latency_tolerance, "edgesim": edgesim.__version__}, sort_keys=True)
+                       "latency_tolerance": latency_tolerance, "edgesim": edgesim.__version__,
+                       "cost_model": cost_model.COST_MODEL_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
