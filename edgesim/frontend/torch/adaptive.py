@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import copy
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -127,7 +128,8 @@ class TuneResult:
     steps: int
     trainable_params: int  # largest over phases
     saved_activation_bytes: int  # largest over phases, one training step
-    seconds_per_step: float
+    seconds_per_step: float  # mean over steps
+    median_seconds_per_step: float  # median over steps (each phase's, weighted by its steps): robust to load spikes
     val_loss: float
     val_accuracy: float
     per_exit: tuple[tuple[int, float, float], ...] = ()  # (exit layer, loss, accuracy) for Edge-LLM
@@ -186,13 +188,15 @@ def tune_vanilla_lora(base: SmallLlama, corpus: Corpus, val: Sequence[tuple[torc
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
     saved = 0
-    secs = 0.0
+    secs: list[float] = []
     for _ in tqdm(range(steps), desc="vanilla LoRA", disable=not progress):
         x, y = corpus.batch(gen, batch, seq)
         b, s = _step(partial(_final_loss, model, x, y), opt, all_params)
-        saved, secs = max(saved, b), secs + s
+        saved = max(saved, b)
+        secs.append(s)
     loss, acc = evaluate_vanilla(model, val)
-    return model, TuneResult("lora", steps, sum(p.numel() for p in params), saved, secs / steps, loss, acc)
+    return model, TuneResult("lora", steps, sum(p.numel() for p in params), saved, statistics.fmean(secs), statistics.median(secs),
+                             loss, acc)
 
 
 def tune_edge_llm(base: SmallLlama, corpus: Corpus, val: Sequence[tuple[torch.Tensor, torch.Tensor]], *, steps: int,
@@ -205,7 +209,9 @@ def tune_edge_llm(base: SmallLlama, corpus: Corpus, val: Sequence[tuple[torch.Te
     gen = torch.Generator().manual_seed(seed)
     n_phases = len(model.windows)
     per_phase = [steps // n_phases + (1 if k < steps % n_phases else 0) for k in range(n_phases)]
-    saved, secs, trainable = 0, 0.0, 0
+    saved, trainable = 0, 0
+    secs: list[float] = []
+    medians = 0.0  # sum over phases of (the phase's median step time) x (its steps)
     bar = tqdm(total=steps, desc="Edge-LLM tuning", disable=not progress)
     for k, n in enumerate(per_phase):
         params = model.set_phase(k)
@@ -214,10 +220,12 @@ def tune_edge_llm(base: SmallLlama, corpus: Corpus, val: Sequence[tuple[torch.Te
         for _ in range(n):
             x, y = corpus.batch(gen, batch, seq)
             b, s = _step(partial(_exit_loss, model, k, x, y), opt, all_params)
-            saved, secs = max(saved, b), secs + s
+            saved = max(saved, b)
+            secs.append(s)
             bar.update(1)
+        medians += statistics.median(secs[-n:]) * n if n else 0.0
     bar.close()
     for p in model.parameters():
         p.requires_grad_(False)
     loss, acc, per = evaluate_voting(model, val)
-    return model, TuneResult("edge-llm", steps, trainable, saved, secs / steps, loss, acc, tuple(per))
+    return model, TuneResult("edge-llm", steps, trainable, saved, statistics.fmean(secs), medians / steps, loss, acc, tuple(per))
