@@ -37,6 +37,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    metavar="UNITS",
                    help="CP-SAT budget per op in OR-Tools deterministic time units (work done, about a second each; "
                         "not wall-clock, so the answer does not depend on the machine), split over dataflows (default 3)")
+    p.add_argument("--raw", action="store_true",
+                   help="cpsat: the solver's own answer only (each dataflow's final solution, best of them by the cost "
+                        "model), without the neighbour polish, the fixed-dataflow baselines or the heuristic mapping")
     p.add_argument("--budget", type=int, default=2000, help="random search: mappings drawn per op (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="random search / CP-SAT seed (default 0)")
     p.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
@@ -55,7 +58,10 @@ def _searcher(args: argparse.Namespace) -> Searcher:
     require_positive("--budget", args.budget)
     if args.searcher == "cpsat" and not -2**31 <= args.seed < 2**31:
         raise bad("--seed", f"CP-SAT's seed must fit in 32 bits, got {args.seed}")
-    inner = make_searcher(args.searcher, deterministic_limit=args.deterministic_limit, budget=args.budget, seed=args.seed)
+    if args.raw and args.searcher != "cpsat":
+        raise bad("--raw", f"only the cpsat searcher has a raw mode, got --searcher {args.searcher}")
+    inner = make_searcher(args.searcher, deterministic_limit=args.deterministic_limit, budget=args.budget, seed=args.seed,
+                          raw=args.raw)
     return inner if args.no_cache else CachedSearcher(inner, ScheduleCache(Path(args.cache_dir).expanduser()))
 
 

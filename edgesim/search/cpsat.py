@@ -34,6 +34,10 @@ mapspace (one step down or up per dim), all six orders and both bufferings, and 
 the fixed-dataflow baselines and the heuristic mapping, by the exact cost model. The best by cycles,
 then energy, is returned, so the answer is never worse than any baseline.
 
+`raw=True` ("cpsat-raw", `edgesim schedule --searcher cpsat --raw`) is the solver alone: each dataflow model's
+final (best by its own objective) solution, decoded, and the best of those by the cost model. No neighbours, no
+baselines, no heuristic mapping: this is the figure that says how good the integer model is.
+
 Determinism: the same op, accelerator and settings give the same answer on every run, whatever the machine
 load. The solver runs one worker (a parallel portfolio races its workers, so which improving solutions reach
 the callback depends on thread timing), with a fixed `random_seed` and only a deterministic-time budget
@@ -293,7 +297,7 @@ class CpSatSearcher:
     name = "cpsat"
 
     def __init__(self, *, deterministic_limit: float = 3.0, energy_weight: float = 0.1, polish: bool = True,
-                 options: MapspaceOptions | None = None, seed: int = 0, tolerance: float = 0.0):
+                 options: MapspaceOptions | None = None, seed: int = 0, tolerance: float = 0.0, raw: bool = False):
         limit = deterministic_limit
         if not limit > 0:
             raise ValueError(f"deterministic_limit must be positive, got {limit}")
@@ -301,7 +305,9 @@ class CpSatSearcher:
             raise ValueError(f"seed must fit in 32 bits (CP-SAT's random_seed), got {seed}")
         self.tolerance = tolerance  # latency band within which energy decides (see Incumbent)
         self.deterministic_limit, self.energy_weight = float(limit), energy_weight
-        self.polish, self.seed = polish, seed
+        self.polish, self.seed, self.raw = polish and not raw, seed, raw
+        if raw:
+            self.name = "cpsat-raw"  # the solver's own answers only (see the module docstring)
         self.options = options or MapspaceOptions()
         self.last_status: dict[str, str] = {}
         self.last_solver_cycles = float("inf")
@@ -310,6 +316,8 @@ class CpSatSearcher:
         out: dict[str, object] = {"searcher": self.name, "deterministic_limit": self.deterministic_limit, "num_workers": 1,
                                   "seed": self.seed, "ortools": _ORTOOLS_VERSION, "energy_weight": self.energy_weight,
                                   "polish": self.polish, "mapspace": self.options.settings()}
+        if self.raw:
+            out["raw"] = True
         if self.tolerance:
             out["latency_tolerance"] = self.tolerance
         return out
@@ -328,8 +336,8 @@ class CpSatSearcher:
         p.cp_model_presolve = False
         return solver
 
-    def solve(self, arch: ArchSpec, op: Gemm, space: Mapspace) -> list[Candidate]:
-        """The solver's improving solutions, over all dataflows of the mapspace (best last per dataflow)."""
+    def solve(self, arch: ArchSpec, op: Gemm, space: Mapspace, last: int = 8) -> list[Candidate]:
+        """The solver's `last` improving solutions per dataflow of the mapspace (its final one last)."""
         found: list[Candidate] = []
         self.last_status = {}
         for df in space.dataflows:
@@ -338,22 +346,22 @@ class CpSatSearcher:
             cb = _Collector(decode)
             status = solver.solve(model, cb)
             self.last_status[str(df)] = solver.status_name(status)
-            found += cb.found[-8:]
+            found += cb.found[-last:]
         return found
 
     def best(self, arch: ArchSpec, op: Gemm) -> SearchResult | Infeasible:
         t0 = time.perf_counter()
         space = build_mapspace(arch, op, self.options)
         pool: set[Mapping] = set()
-        for cand in self.solve(arch, op, space):
+        for cand in self.solve(arch, op, space, last=1 if self.raw else 8):
             if self.polish:
                 pool.update(_neighbours(space, cand))
             else:
                 df, tm, tn, tk, order, db = cand
                 pool.add(Mapping(dataflow=df, tile_m=tm, tile_n=tn, tile_k=tk, dram_order=order, double_buffer=db))
         solver_only = _score(arch, op, pool)
-        self.last_solver_cycles = solver_only.cycles  # the solver's own answer, before the baselines join
-        inc = _score(arch, op, pool, True, self.tolerance)
+        self.last_solver_cycles = solver_only.cycles  # the solver's own answer (polished unless raw), no baselines
+        inc = _score(arch, op, pool, not self.raw, self.tolerance)
         return inc.result(arch, op, self.name, time.perf_counter() - t0, len(pool))
 
 

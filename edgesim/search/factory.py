@@ -44,11 +44,15 @@ def make_mapper(name: str, cache_dir: Path | None, tolerance: float = 0.0) -> Se
     return inner if cache_dir is None else CachedSearcher(inner, ScheduleCache(directory=cache_dir.expanduser()))
 
 
-def make_searcher(name: str, *, deterministic_limit: float = 3.0, budget: int = 2000, seed: int = 0) -> Searcher:
+def make_searcher(name: str, *, deterministic_limit: float = 3.0, budget: int = 2000, seed: int = 0,
+                  raw: bool = False) -> Searcher:
     """The searcher behind `edgesim schedule --searcher NAME` (no cache: the caller decides). `deterministic_limit`
-    is CP-SAT's budget per op in OR-Tools deterministic time units (not seconds), split over the dataflows."""
+    is CP-SAT's budget per op in OR-Tools deterministic time units (not seconds), split over the dataflows; `raw`
+    (cpsat only) is the solver's own answer without polish or injected candidates."""
+    if raw and name != "cpsat":
+        raise ValueError(f"only cpsat has a raw mode, not {name!r}")
     if name == "cpsat":
-        return CpSatSearcher(deterministic_limit=deterministic_limit, seed=seed)
+        return CpSatSearcher(deterministic_limit=deterministic_limit, seed=seed, raw=raw)
     if name == "exhaustive":
         return ExhaustiveSearcher()
     if name == "random":

@@ -109,3 +109,13 @@ def test_mappings_for_other_hardware_or_changed_ops_are_refused_unless_forced(tm
     assert "mappings[gemm_64x64x32]: was written for another op of that name" in capsys.readouterr().err
     assert main(["simulate", "--gemm", "32,32,32", "--mappings", str(out)]) == 0
     assert "has no entry for 1 GEMM(s) (gemm_32x32x32)" in caplog.text
+
+
+def test_raw_flag_returns_the_raw_solver_and_refuses_other_searchers(tmp_path):
+    text = cli_schedule.run(parse("--gemm", "127,509,1021", "--raw", "--no-cache", "--format", "json"))
+    data = json.loads(text)
+    assert data["searcher"] == "cpsat-raw"
+    ex = ExhaustiveSearcher().best(load_arch(), Gemm(name="g", m=127, n=509, k=1021))
+    assert not isinstance(ex, Infeasible) and data["total_cycles"] >= ex.cost.total_cycles
+    with pytest.raises(ConfigError, match="--raw"):
+        cli_schedule.run(parse("--gemm", "8,8,8", "--raw", "--searcher", "exhaustive", "--no-cache"))

@@ -1,5 +1,9 @@
 """CP-SAT against the exact optimum by enumeration, never worse than the fixed baselines; its solver settings.
 
+Tests of the solver use the raw solver (`raw=True`: its own decoded answers, nothing injected). Tests of the full
+pipeline (solver, neighbour polish, injected baselines and heuristic mapping) say "pipeline" or "plumbing" in their
+names: they check how the parts are put together, not how good the integer model is.
+
 Run-to-run determinism: tests/search/test_cpsat_determinism.py.
 """
 
@@ -33,7 +37,7 @@ TINY = [
 
 
 @pytest.mark.parametrize("op", TINY, ids=lambda o: o.name)
-def test_cpsat_finds_the_enumerated_optimum(small_arch, op):
+def test_pipeline_finds_the_enumerated_optimum(small_arch, op):
     ex = ExhaustiveSearcher().best(small_arch, op)
     cp = CpSatSearcher(deterministic_limit=3).best(small_arch, op)
     assert not isinstance(ex, Infeasible) and not isinstance(cp, Infeasible)
@@ -42,8 +46,32 @@ def test_cpsat_finds_the_enumerated_optimum(small_arch, op):
     assert cp.cost.total_cycles == pytest.approx(ex.cost.total_cycles, rel=1e-12)
 
 
-def test_solver_alone_is_close_without_baselines(small_arch):
-    """The model (not the baselines it is compared with) must do the work: its own answer within 5%."""
+RAW_OPS = [Gemm(name="fwd", m=512, n=4096, k=4096), Gemm(name="dW", m=4096, n=11008, k=512),
+           Gemm(name="loraA", m=512, n=8, k=4096), Gemm(name="odd", m=127, n=509, k=1021)]
+
+
+def test_raw_solver_against_exhaustive(small_arch, default_arch):
+    """The integer model on its own: each dataflow's final solution, nothing injected. Measured gaps on these ops:
+    0-1.6% (tiny ops, 4x4 array) and 0-4.3% (LLaMA GEMMs); the bound of 6% guards against regressions, well short of
+    issue 13's target for an exact model (within 2% on >= 95% of the benchmark's ops)."""
+    for arch, ops in ((small_arch, TINY), (default_arch, RAW_OPS)):
+        for op in ops:
+            raw = CpSatSearcher(deterministic_limit=3, raw=True)
+            res = raw.best(arch, op)
+            ex = ExhaustiveSearcher().best(arch, op)
+            assert not isinstance(res, Infeasible) and not isinstance(ex, Infeasible)
+            assert ex.cost.total_cycles <= res.cost.total_cycles <= 1.06 * ex.cost.total_cycles, op.name
+            assert res.searcher == "cpsat-raw" and raw.settings()["raw"] is True
+
+
+def test_raw_solver_offers_nothing_but_its_solutions(default_arch):
+    # at most one decoded solution per dataflow is scored: nothing from the polish, the baselines or the grid
+    res = CpSatSearcher(deterministic_limit=3, raw=True).best(default_arch, RAW_OPS[0])
+    assert not isinstance(res, Infeasible) and 1 <= res.candidates <= len(DATAFLOWS)
+
+
+def test_solver_plus_polish_is_close_without_baselines(small_arch):
+    """The solver and its neighbour polish, before the baselines join: within 5%."""
     for op in TINY:
         cp = CpSatSearcher(deterministic_limit=3)
         res = cp.best(small_arch, op)
@@ -63,7 +91,7 @@ def test_large_prime_dims_use_imperfect_tiles(default_arch):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(m=st.integers(1, 80), n=st.integers(1, 80), k=st.integers(1, 80), bits=st.sampled_from([4, 8, 16]),
        cap=st.sampled_from(["1", "4", "64"]))
-def test_never_worse_than_baselines(m, n, k, bits, cap):
+def test_plumbing_pipeline_never_worse_than_baselines(m, n, k, bits, cap):
     arch = load_arch(None, ["pe_array.rows=8", "pe_array.cols=8", f"global_buffer.capacity_kib={cap}"])
     op = Gemm(name="h", m=m, n=n, k=k, a_bits=bits, b_bits=bits)
     res = CpSatSearcher(deterministic_limit=1).best(arch, op)
