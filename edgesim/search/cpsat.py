@@ -1,4 +1,8 @@
-"""CP-SAT scheduler (OR-Tools): a CoSA-style integer model of one GEMM's mapping, re-scored exactly.
+"""CP-SAT scheduler (OR-Tools) over one GEMM's mapspace.
+
+`CpSatSearcher(model="exact")`, the default, solves `edgesim.search.cpsat_exact`: an integer model whose objective
+is the cost model's own latency. `model="log"` solves the older log-domain proxy described below, a CoSA-style
+integer model of one GEMM's mapping, re-scored exactly.
 
 Units: logs are natural logs scaled by `SCALE` and rounded to integers (so 1000 = a factor e);
 capacity in bytes, latency terms in cycles, all inside the logs.
@@ -63,6 +67,7 @@ from edgesim.operands import OperandModel, operand_model
 from edgesim.ops import Gemm
 from edgesim.search.base import SearchResult
 from edgesim.search.baselines import offer_baselines
+from edgesim.search.cpsat_exact import solve_exact
 from edgesim.search.fixed import AXES
 from edgesim.search.incumbent import Incumbent
 
@@ -297,7 +302,8 @@ class CpSatSearcher:
     name = "cpsat"
 
     def __init__(self, *, deterministic_limit: float = 3.0, energy_weight: float = 0.1, polish: bool = True,
-                 options: MapspaceOptions | None = None, seed: int = 0, tolerance: float = 0.0, raw: bool = False):
+                 options: MapspaceOptions | None = None, seed: int = 0, tolerance: float = 0.0, raw: bool = False,
+                 model: str = "exact"):
         limit = deterministic_limit
         if not limit > 0:
             raise ValueError(f"deterministic_limit must be positive, got {limit}")
@@ -305,7 +311,9 @@ class CpSatSearcher:
             raise ValueError(f"seed must fit in 32 bits (CP-SAT's random_seed), got {seed}")
         self.tolerance = tolerance  # latency band within which energy decides (see Incumbent)
         self.deterministic_limit, self.energy_weight = float(limit), energy_weight
-        self.polish, self.seed, self.raw = polish and not raw, seed, raw
+        if model not in ("exact", "log"):
+            raise ValueError(f"model must be 'exact' or 'log', got {model!r}")
+        self.polish, self.seed, self.raw, self.model = polish and not raw, seed, raw, model
         if raw:
             self.name = "cpsat-raw"  # the solver's own answers only (see the module docstring)
         self.options = options or MapspaceOptions()
@@ -315,7 +323,7 @@ class CpSatSearcher:
     def settings(self) -> dict[str, object]:
         out: dict[str, object] = {"searcher": self.name, "deterministic_limit": self.deterministic_limit, "num_workers": 1,
                                   "seed": self.seed, "ortools": _ORTOOLS_VERSION, "energy_weight": self.energy_weight,
-                                  "polish": self.polish, "mapspace": self.options.settings()}
+                                  "polish": self.polish, "mapspace": self.options.settings(), "model": self.model}
         if self.raw:
             out["raw"] = True
         if self.tolerance:
@@ -340,6 +348,11 @@ class CpSatSearcher:
         """The solver's `last` improving solutions per dataflow of the mapspace (its final one last)."""
         found: list[Candidate] = []
         self.last_status = {}
+        if self.model == "exact":  # the cost model's own latency (edgesim.search.cpsat_exact): one optimum per model
+            for _, cand, exact_status in solve_exact(arch, op, space, self.deterministic_limit, self.seed):
+                found.append(cand)
+                self.last_status[f"{cand[0]}{'' if cand[5] else '-sb'}"] = exact_status
+            return found
         for df in space.dataflows:
             model, decode = _build(arch, op, space, df, self.energy_weight)
             solver = self._solver(len(space.dataflows))
