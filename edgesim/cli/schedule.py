@@ -40,8 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true",
                    help="cpsat: the solver's own answer only (each dataflow's final solution, best of them by the cost "
                         "model), without the neighbour polish, the fixed-dataflow baselines or the heuristic mapping")
-    p.add_argument("--budget", type=int, default=2000, help="random search: mappings drawn per op (default 2000)")
-    p.add_argument("--seed", type=int, default=0, help="random search / CP-SAT seed (default 0)")
+    p.add_argument("--budget", type=int, default=2000,
+                   help="random search: mappings drawn per op; genetic: trials per op (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random search / genetic / CP-SAT seed (default 0)")
     p.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
                    help=f"schedule cache directory (default {DEFAULT_CACHE_DIR})")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
@@ -58,6 +59,8 @@ def _searcher(args: argparse.Namespace) -> Searcher:
     require_positive("--budget", args.budget)
     if args.searcher == "cpsat" and not -2**31 <= args.seed < 2**31:
         raise bad("--seed", f"CP-SAT's seed must fit in 32 bits, got {args.seed}")
+    if args.searcher in ("genetic", "random") and not 0 <= args.seed < 2**32:
+        raise bad("--seed", f"expected a seed in [0, 2^32) for the {args.searcher} searcher, got {args.seed}")
     if args.raw and args.searcher != "cpsat":
         raise bad("--raw", f"only the cpsat searcher has a raw mode, got --searcher {args.searcher}")
     inner = make_searcher(args.searcher, deterministic_limit=args.deterministic_limit, budget=args.budget, seed=args.seed,

@@ -16,11 +16,12 @@ from edgesim.search.cache import CachedSearcher, ScheduleCache
 from edgesim.search.cpsat import CpSatSearcher
 from edgesim.search.exhaustive import ExhaustiveSearcher
 from edgesim.search.fixed import FixedSearcher
+from edgesim.search.genetic import GeneticSearcher
 from edgesim.search.heuristic import HeuristicSearcher
 from edgesim.search.random_search import RandomSearcher
 
 MAPPERS = ("auto", "exhaustive", "cpsat", "fixed-ws", "fixed-os", "fixed-is", "heuristic")
-SEARCHERS = ("cpsat", "exhaustive", "random", "fixed-ws", "fixed-os", "fixed-is")
+SEARCHERS = ("cpsat", "exhaustive", "random", "genetic", "fixed-ws", "fixed-os", "fixed-is")
 
 
 def make_mapper(name: str, cache_dir: Path | None, tolerance: float = 0.0) -> Searcher:
@@ -57,6 +58,8 @@ def make_searcher(name: str, *, deterministic_limit: float = 3.0, budget: int = 
         return ExhaustiveSearcher()
     if name == "random":
         return RandomSearcher(budget=budget, seed=seed)
+    if name == "genetic":
+        return GeneticSearcher(trials=budget, seed=seed)
     if name in ("fixed-ws", "fixed-os", "fixed-is"):
         return FixedSearcher(Dataflow(name.removeprefix("fixed-")))
     raise ValueError(f"unknown searcher {name!r}; expected one of {', '.join(SEARCHERS)}")
