@@ -52,7 +52,7 @@ FloatArray = npt.NDArray[np.float64]
 LEVELS = ("registers", "global_buffer", "dram")
 TENSORS = ("A", "B", "C")
 _DIMS = "mnk"
-_TENSOR_DIMS = ("mk", "kn", "mn")
+TENSOR_DIMS = ("mk", "kn", "mn")
 
 
 def _inner_relevant_masks() -> npt.NDArray[np.bool_]:
@@ -63,7 +63,7 @@ def _inner_relevant_masks() -> npt.NDArray[np.bool_]:
     """
     mask = np.zeros((len(LOOP_ORDERS), 3, 3), dtype=bool)
     for o, order in enumerate(LOOP_ORDERS):
-        for t, rel in enumerate(_TENSOR_DIMS):
+        for t, rel in enumerate(TENSOR_DIMS):
             free = next(d for d in _DIMS if d not in rel)
             for d in rel:
                 mask[o, t, _DIMS.index(d)] = order.index(d) > order.index(free)
@@ -71,7 +71,7 @@ def _inner_relevant_masks() -> npt.NDArray[np.bool_]:
 
 
 INNER_RELEVANT = _inner_relevant_masks()
-UNINDEXED_DIM = np.array([_DIMS.index(next(d for d in _DIMS if d not in rel)) for rel in _TENSOR_DIMS])
+UNINDEXED_DIM = np.array([_DIMS.index(next(d for d in _DIMS if d not in rel)) for rel in TENSOR_DIMS])
 
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.access import INNER_RELEVANT
+from edgesim.cost.access import INNER_RELEVANT, TENSOR_DIMS
 from edgesim.cost.tiling import fold_count, k_effective, split
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow
 from edgesim.mapspace import Mapspace
@@ -45,7 +45,6 @@ from edgesim.ops import Gemm
 BYTE_SCALE = 256
 CYCLE_SCALE = 16
 _BIG = 2**60  # CP-SAT domains must lie within ±int64max/2
-_REL = ("mk", "kn", "mn")  # dims indexing A, B, C
 
 Candidate = tuple[Dataflow, int, int, int, str, bool]
 
@@ -76,7 +75,7 @@ class ExactModel:
 
         # which tensors are re-fetched once per iteration of their unindexed DRAM loop
         refetch = []
-        for t, rel in enumerate(_REL):
+        for t, rel in enumerate(TENSOR_DIMS):  # the dims indexing A, B, C, as INNER_RELEVANT is indexed
             zs = []
             for d in rel:
                 inner = sum(int(INNER_RELEVANT[o, t, "mnk".index(d)]) * x for o, x in enumerate(self.order))
@@ -140,7 +139,6 @@ class ExactModel:
             trips = self._product("trips", self._product("trips_mn", v["nm"], v["nn"]), v["nk"])
             total = self._lin("total", on_chip + dram_c + trips * (b * lat),
                               ub["on_chip"] + ub["dram_c"] + ub["trips"] * b * lat)
-        self.total = total
         m.minimize(total)
 
     def _lin(self, name: str, expr: cp_model.LinearExprT, upper: int) -> cp_model.IntVar:
