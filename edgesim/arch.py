@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from edgesim.hierarchy import Hierarchy
 from edgesim.units import bytes_per_cycle, ns_to_cycles
 
 
@@ -128,6 +129,9 @@ class ArchSpec:
     global_buffer: StorageLevel
     dram: StorageLevel
     area: AreaModel
+    # a multi-axis array and per-operand memories, for the loop-nest model (edgesim.hierarchy); None: the
+    # three-level model's rows x cols array, registers, global buffer and DRAM
+    hierarchy: Hierarchy | None = None
     source: str = "<built-in>"
 
     @property
@@ -139,6 +143,8 @@ class ArchSpec:
         """A stable hash of every modelled number (not the source path), for caches and result rows."""
         d = asdict(self)
         d.pop("source")
+        if d["hierarchy"] is None:
+            d.pop("hierarchy")  # three-level accelerators keep the fingerprints they had before hierarchies existed
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

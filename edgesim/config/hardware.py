@@ -3,6 +3,11 @@
 Every key carries its unit (`capacity_kib`, `bandwidth_gb_per_s`, `latency_ns`, `clock_mhz`,
 `*_pj_per_byte`). `--set PATH=VALUE` overrides are applied to the raw tree before validation,
 so an override is checked exactly like a line in the file.
+
+Two optional sections describe the accelerator for the loop-nest model (`ArchSpec.hierarchy`, `edgesim.hierarchy`):
+`array` (interconnect and named axes: the same PEs as `pe_array`, as several axes) and `memories` (the on-chip
+memories, innermost first, each holding some operands and serving some axes; DRAM is built from `dram`). Both or
+neither: without them `hierarchy` is None and nothing else changes.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from edgesim.config import schema as s
 from edgesim.config.builtin import HW_CONFIG_DIR, display_path, resolve
 from edgesim.config.yaml_source import LineDict, load_yaml
 from edgesim.errors import ConfigError, Problem
+from edgesim.hierarchy import OPERANDS, ArrayAxis, Hierarchy, Interconnect, Memory, MemoryKind
 from edgesim.units import GIB, KIB
 
 DEFAULT_HW = "edge_npu_16x16"
@@ -47,9 +53,67 @@ MAX_DRAM_GIB = 4096
 MAX_DRAM_GB_PER_S = 100_000
 MAX_LATENCY_NS = 1e6
 MAX_MM2 = 10_000
+MAX_MEMORY_BYTES = MAX_BUFFER_KIB * KIB  # one on-chip memory instance
+MAX_LATENCY_CYCLES = 1_000_000
 
 
 _ENERGY = (MAX_PJ, "pJ per byte")
+_ON_CHIP_KINDS = tuple(k for k in MemoryKind if k != MemoryKind.DRAM)
+
+
+def _mapping(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, dict), v
+
+
+def _nonempty_mapping(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, dict) and bool(v), v
+
+
+def _boolean(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, bool), v
+
+
+def _count(maximum: int) -> s.Checker:
+    """An integer in [0, maximum]."""
+    return lambda v: (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= maximum, v)
+
+
+def _names(choices: tuple[str, ...] | None = None, *, nonempty: bool = False) -> s.Checker:
+    """A list of distinct non-empty strings (from `choices`, if given; at least one, if `nonempty`), as a tuple."""
+
+    def check(v: Any) -> tuple[bool, Any]:
+        ok = (isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v) and len(set(v)) == len(v)
+              and (choices is None or all(x in choices for x in v)) and (bool(v) or not nonempty))
+        return ok, tuple(v) if ok else v
+
+    return check
+
+
+# `array` and `memories` (module docstring) are fields whose checkers accept any mapping, so that `--set
+# array.axes.D1=4` or `--set memories.rf.capacity_bytes=2` set a key in the raw tree (`s.lookup` stops at a field);
+# `_check_hierarchy` then validates their contents against ARRAY_SCHEMA and MEMORY_SCHEMA like the rest of the file.
+ARRAY_SCHEMA: s.Schema = {
+    "interconnect": s.Field(s.one_of(*Interconnect), f"one of {', '.join(Interconnect)}"),
+    "axes": s.Field(_nonempty_mapping, "a mapping {axis name: size} of at least one axis, innermost first, "
+                                       "e.g. {D1: 8, D2: 8, D3: 4, D4: 4}"),
+}
+
+_WRITE_PORT = s.positive(MAX_BYTES_PER_CYCLE, "bytes/cycle per instance", required=False)  # shared_port: = read
+MEMORY_SCHEMA: s.Schema = {
+    "kind": s.Field(s.one_of(*_ON_CHIP_KINDS), f"one of {', '.join(_ON_CHIP_KINDS)} (DRAM comes from the dram section)"),
+    "operands": s.Field(_names(OPERANDS, nonempty=True),
+                        f"a non-empty list of distinct operands from {', '.join(OPERANDS)}, e.g. [B]"),
+    "capacity_bytes": s.positive(MAX_MEMORY_BYTES, "bytes per instance"),
+    "served_axes": s.Field(_names(), "a list of distinct array axis names that one instance spans (empty: one per PE), "
+                                     "e.g. [D3, D4]"),
+    "read_bytes_per_cycle": s.positive(MAX_BYTES_PER_CYCLE, "bytes/cycle per instance"),
+    "write_bytes_per_cycle": _WRITE_PORT,
+    "shared_port": s.Field(_boolean, "true or false", required=False, default=False),
+    "read_energy_pj_per_byte": s.nonnegative(*_ENERGY),
+    "write_energy_pj_per_byte": s.nonnegative(*_ENERGY),
+    "latency_cycles": s.Field(_count(MAX_LATENCY_CYCLES), f"a non-negative integer (cycles, at most {MAX_LATENCY_CYCLES:,})",
+                              required=False, default=0),
+}
 
 HW_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
@@ -109,6 +173,10 @@ HW_SCHEMA: s.Schema = {
         "vector_lane_mm2": s.nonnegative(MAX_MM2, "mm^2 per vector lane"),
         "fixed_mm2": s.nonnegative(MAX_MM2, "mm^2"),
     }),
+    "array": s.Field(_mapping, "a mapping {interconnect: systolic or broadcast, axes: {name: size, ...}}",
+                     required=False),
+    "memories": s.Field(_mapping, "a mapping {memory name: {kind, operands, capacity_bytes, served_axes, ...}}, "
+                                  "innermost first", required=False),
 }
 
 
@@ -210,17 +278,23 @@ def validated_fields(raw: Any, *, source: str) -> dict[str, Any]:
     v = s.validate(raw, HW_SCHEMA, source=source, problems=problems)
     if not problems:
         _cross_check(v, raw, source, problems)
+    _check_hierarchy(v, raw, source, problems)
     if problems:
         raise ConfigError(problems)
     return v
 
 
+def _line_of(raw: Any, *keys: str) -> int | None:
+    """The line of the key at `keys` in the raw tree, if it came from the file."""
+    node = raw
+    for k in keys[:-1]:
+        node = node.get(k, {}) if isinstance(node, dict) else {}
+    return node.lines.get(keys[-1]) if isinstance(node, LineDict) else None
+
+
 def _cross_check(v: dict[str, Any], raw: Any, source: str, problems: list[Problem]) -> None:
     def line(*keys: str) -> int | None:
-        node = raw
-        for k in keys[:-1]:
-            node = node.get(k, {}) if isinstance(node, dict) else {}
-        return node.lines.get(keys[-1]) if isinstance(node, LineDict) else None
+        return _line_of(raw, *keys)
 
     mac = v["mac"]
     nat, mode = mac["native_bits"], PrecisionMode(mac["precision_mode"])
@@ -260,9 +334,156 @@ def _power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
+def _check_hierarchy(v: dict[str, Any], raw: Any, source: str, problems: list[Problem]) -> None:
+    """Validate `array` and `memories` (module docstring) and replace them in `v` by their checked values:
+    v["array"] = {"interconnect", "axes": {name: size}}, v["memories"] = {name: MEMORY_SCHEMA's fields}, with
+    write_bytes_per_cycle filled in for a shared port; both None when the file has neither."""
+    given = {k: isinstance(raw, dict) and k in raw for k in ("array", "memories")}
+    if not any(given.values()):
+        return
+    start = len(problems)
+
+    def bad(path: str, message: str, *keys: str) -> None:
+        problems.append(Problem(source=source, path=path, line=_line_of(raw, *keys) if keys else None, message=message))
+
+    # each reported at the section that is there (a --set that created it is blamed)
+    if not given["memories"]:
+        bad("array", "is given without `memories`: list the on-chip memories, innermost first (DRAM comes from the "
+                     "dram section; `memories: {}` for none)", "array")
+    if not given["array"]:
+        bad("memories", "is given without `array`: add the array whose axes the memories serve, e.g. "
+                        "array: {interconnect: broadcast, axes: {D1: 16, D2: 16}}", "memories")
+    if not (given["array"] and given["memories"]):
+        return
+    # either may not be a mapping (already reported): then the other is still checked, alone
+
+    # the array: interconnect and axes, each a positive int
+    a = s.validate(v["array"], ARRAY_SCHEMA, source=source, path="array", problems=problems,
+                   parent_line=_line_of(raw, "array")) if "array" in v else {}
+    axes: dict[str, int] = {}
+    axes_ok = "axes" in a
+    for name, size in (a["axes"] if axes_ok else {}).items():
+        if not s.positive_int(MAX_ARRAY_SIDE)(size)[0]:
+            bad(f"array.axes.{name}", f"expected a positive integer (PEs along the axis, at most {MAX_ARRAY_SIDE:,}), "
+                                      f"got {size!r}", "array", "axes", str(name))
+            axes_ok = False
+        axes[str(name)] = size
+    names = list(axes)
+    pe = v.get("pe_array", {})
+    if axes_ok and "rows" in pe and "cols" in pe and _product(axes.values()) != pe["rows"] * pe["cols"]:
+        sizes = " x ".join(map(str, axes.values()))
+        bad("array.axes", f"the axes' sizes multiply to {_product(axes.values()):,} PEs ({sizes}) but pe_array is "
+                          f"{pe['rows']} x {pe['cols']} = {pe['rows'] * pe['cols']:,} PEs; both describe the same "
+                          "array (the same peak MACs per cycle)", "array", "axes")
+    interconnect = a.get("interconnect")
+    # the systolic rules are the interconnect's: a --set of it is blamed for them
+    if interconnect == Interconnect.SYSTOLIC and axes_ok and len(axes) != 2:
+        bad("array.interconnect", f"a systolic array has exactly two axes (rows, cols); array.axes has {len(axes)}: "
+                                  f"{', '.join(names)}", "array", "interconnect")
+
+    # the memories, innermost first
+    mems: dict[str, dict[str, Any]] = {}
+    strays: set[str] = set()  # memories that name unknown axes (reported once, not again below)
+    for name, entry in v.get("memories", {}).items():
+        path = f"memories.{name}"
+        m = s.validate(entry, MEMORY_SCHEMA, source=source, path=path, problems=problems,
+                       parent_line=_line_of(raw, "memories", name))
+        if name == MemoryKind.DRAM:
+            bad(path, "DRAM is not listed: it is built from the dram section (it holds A, B and C and serves every "
+                      "axis); rename this memory if it is on chip", "memories", name)
+        if "write_bytes_per_cycle" in m and "shared_port" in m and "read_bytes_per_cycle" in m:
+            write, read = m["write_bytes_per_cycle"], m["read_bytes_per_cycle"]
+            if m["shared_port"] is True:
+                if write is not None and write != read:
+                    bad(f"{path}.write_bytes_per_cycle", f"with shared_port true, reads and writes share the read port "
+                        f"({read:g} bytes/cycle): omit write_bytes_per_cycle or set it to {read:g}, got {write!r}",
+                        "memories", name, "write_bytes_per_cycle")
+                m["write_bytes_per_cycle"] = read
+            elif write is None:
+                bad(f"{path}.write_bytes_per_cycle", "missing required field (expected "
+                    f"{_WRITE_PORT.expected}) unless shared_port is true",
+                    "memories", name)
+        if "served_axes" in m and axes_ok:
+            unknown = [x for x in m["served_axes"] if x not in axes]
+            if unknown:
+                strays.add(name)
+                bad(f"{path}.served_axes", f"names unknown array axis {', '.join(map(repr, unknown))}; the axes "
+                    f"(array.axes) are {', '.join(names)}", "memories", name, "served_axes")
+        mems[name] = m
+    listed = list(mems)
+    first = mems[listed[0]] if listed else {}
+    checkable = "memories" in v and (not listed or {"kind", "operands", "served_axes"} <= set(first))
+    abc_register = (first.get("kind") == MemoryKind.REGISTER and set(first.get("operands", ())) == set(OPERANDS)
+                    and first.get("served_axes") == ())
+    if interconnect == Interconnect.SYSTOLIC and checkable and not abc_register:
+        got = (f"memories.{listed[0]} is a {first.get('kind')} holding {list(first.get('operands', ()))} and "
+               f"serving {list(first.get('served_axes', ()))}" if listed else "memories lists none")
+        bad("array.interconnect", "a systolic array's first (innermost) memory must be a register in each PE "
+            f"holding A, B and C (kind: register, operands: [A, B, C], served_axes: []); {got}",
+            "array", "interconnect")
+    # along each operand's memories, an outer memory serves every axis its inner one serves (DRAM serves all)
+    outside: dict[tuple[str, str], list[str]] = {}
+    for t in OPERANDS:
+        chain = [n for n in listed if t in mems[n].get("operands", ()) and "served_axes" in mems[n] and n not in strays]
+        for inner, outer in zip(chain, chain[1:], strict=False):
+            if not set(mems[inner]["served_axes"]) <= set(mems[outer]["served_axes"]):
+                outside.setdefault((inner, outer), []).append(t)
+    for (inner, outer), ops in outside.items():
+        missing = [x for x in mems[inner]["served_axes"] if x not in mems[outer]["served_axes"]]
+        bad(f"memories.{outer}.served_axes",
+            f"holds {', '.join(ops)} outside {inner!r} (memories are listed innermost first), so it must serve every "
+            f"axis {inner!r} serves ({', '.join(mems[inner]['served_axes'])}); missing {', '.join(missing)}, got "
+            f"{list(mems[outer]['served_axes'])}", "memories", outer, "served_axes")
+
+    if len(problems) > start:
+        return
+    v["array"] = {"interconnect": interconnect, "axes": axes}
+    v["memories"] = mems
+    if not problems:  # the rest of the file is valid too: build it, so that Hierarchy's own checks are problems
+        try:
+            _hierarchy(v, _dram(v))
+        except ValueError as exc:
+            bad("memories", str(exc), "memories")
+
+
+def _product(values: Any) -> int:
+    out = 1
+    for x in values:
+        out *= x
+    return out
+
+
+def _dram(v: dict[str, Any]) -> StorageLevel:
+    dram = v["dram"]
+    return dram_level(capacity_bytes=dram["capacity_gib"] * GIB, bandwidth_gb_per_s=dram["bandwidth_gb_per_s"],
+                      latency_ns=dram["latency_ns"], clock_mhz=v["clock_mhz"],
+                      read_energy_pj_per_byte=dram["read_energy_pj_per_byte"],
+                      write_energy_pj_per_byte=dram["write_energy_pj_per_byte"])
+
+
+def _hierarchy(v: dict[str, Any], dram: StorageLevel) -> Hierarchy | None:
+    """The validated `array` and `memories` as a Hierarchy (DRAM last, from `dram`); None when the file has neither."""
+    if v["array"] is None:
+        return None
+    axes = tuple(ArrayAxis(name=name, size=size) for name, size in v["array"]["axes"].items())
+    memories = [Memory(name=name, kind=MemoryKind(m["kind"]), operands=m["operands"], capacity_bytes=m["capacity_bytes"],
+                       served_axes=m["served_axes"], read_bytes_per_cycle=m["read_bytes_per_cycle"],
+                       write_bytes_per_cycle=m["write_bytes_per_cycle"], shared_port=m["shared_port"],
+                       read_pj_per_byte=m["read_energy_pj_per_byte"], write_pj_per_byte=m["write_energy_pj_per_byte"],
+                       latency_cycles=m["latency_cycles"])
+                for name, m in v["memories"].items()]
+    memories.append(Memory(name=dram.name, kind=MemoryKind.DRAM, operands=OPERANDS, capacity_bytes=dram.capacity_bytes,
+                           served_axes=tuple(a.name for a in axes), read_bytes_per_cycle=dram.bandwidth_bytes_per_cycle,
+                           write_bytes_per_cycle=dram.bandwidth_bytes_per_cycle, shared_port=True,
+                           read_pj_per_byte=dram.read_energy_pj_per_byte, write_pj_per_byte=dram.write_energy_pj_per_byte,
+                           latency_cycles=dram.latency_cycles))
+    return Hierarchy(axes=axes, interconnect=Interconnect(v["array"]["interconnect"]), memories=tuple(memories))
+
+
 def _build(v: dict[str, Any], source: str) -> ArchSpec:
     clock = v["clock_mhz"]
-    mac, sp, vu, rf, glb, dram = (v[k] for k in ("mac", "sparsity", "vector_unit", "registers", "global_buffer", "dram"))
+    mac, sp, vu, rf, glb = (v[k] for k in ("mac", "sparsity", "vector_unit", "registers", "global_buffer"))
+    dram = _dram(v)
     pe = PEArray(rows=v["pe_array"]["rows"], cols=v["pe_array"]["cols"])
     min_bits = mac["min_bits"] if mac["min_bits"] is not None else mac["native_bits"]
     return ArchSpec(
@@ -282,9 +503,7 @@ def _build(v: dict[str, Any], source: str) -> ArchSpec:
                                    bandwidth_bytes_per_cycle=glb["bandwidth_bytes_per_cycle"],
                                    read_energy_pj_per_byte=glb["read_energy_pj_per_byte"],
                                    write_energy_pj_per_byte=glb["write_energy_pj_per_byte"]),
-        dram=dram_level(capacity_bytes=dram["capacity_gib"] * GIB, bandwidth_gb_per_s=dram["bandwidth_gb_per_s"],
-                        latency_ns=dram["latency_ns"], clock_mhz=clock,
-                        read_energy_pj_per_byte=dram["read_energy_pj_per_byte"],
-                        write_energy_pj_per_byte=dram["write_energy_pj_per_byte"]),
+        dram=dram,
         area=AreaModel(**v["area"]),
+        hierarchy=_hierarchy(v, dram),
     )

@@ -1,0 +1,327 @@
+"""The loop-nest cost model: counts, cycles and energy of `LoopNest` mappings on a `Hierarchy`, vectorised over
+candidates (`NestSet`).
+
+Reuse (Timeloop's rule, the one `edgesim.cost.access` applies at DRAM): a memory's tile of an operand is
+re-filled once per iteration of the loops above its bound, except the loops that do not index the operand and
+sit below the first loop above the bound that indexes it and iterates (the tile stays resident across them).
+A systolic array's PE registers are the exception: they are re-filled every fold (every iteration of the loops
+above their bound), as SCALE-Sim's folds are independent and each pays its preload.
+
+Traffic, per operand and memory, in elements (then bytes at the operand's width):
+- an input's memory is written once per fill per instance; its parent is read once per fill for the union of the
+  tiles of the instances below one parent instance: the tile times the unrolling, over the axes the parent
+  serves and the child does not, of the dims that index the operand (the other axes get the same data by
+  multicast);
+- the MACs read an input's innermost memory once per temporal iteration for every distinct element the PEs it
+  serves use that cycle; in a broadcast array a MAC's input holds its value across the innermost loops that do
+  not index the operand (ZigZag's model), so those iterations need no read;
+- outputs flow up: a memory receives (writes) one update per fill of its child's tile, spatially reduced over the
+  axes whose dims do not index C; each element's first update needs no read, every later one reads the partial
+  sum back down (the child's refill) and writes it up again. The last write of each element into DRAM is at the
+  output width, every other transfer at the accumulator width. At a MAC-facing register, C costs one read and
+  one write per update (the accumulator), and its drains and refills ride the array's pipeline, as in
+  `edgesim.cost.access`;
+- B is stored compressed above its MAC-facing memory (`OperandModel.b_stored_bytes`), at value width in it.
+
+Cycles:
+- compute: broadcast arrays run one temporal iteration per cycle (times the operand model's stretch); systolic
+  arrays (two axes) run folds, one per change of the stationary operand (the operand the PE register holds across
+  the most loops, the output on ties), each of `fold_overhead` + its iterations (SCALE-Sim's count,
+  `edgesim.cost.systolic`);
+- each on-chip memory's port: the bytes per active instance over its bandwidth (a shared port carries reads plus
+  writes; split ports each their own). At a register, the MAC-facing traffic of C and of inputs held across no
+  loop passes through pipeline latches and uses no port (docs/register-file.md);
+- DRAM: its bytes over its bandwidth; total as in `edgesim.cost.model`: double buffered, DRAM latency + the
+  first tile's inputs + max(on-chip + refill stalls, the rest of DRAM); single buffered, the sum plus one latency
+  per tile.
+
+Energy (pJ): Σ memories Σ operands (read bytes · read pJ/B + write bytes · write pJ/B) + MACs · pJ/MAC.
+Capacity: Σ of the operands' tile bytes in a memory must fit it. Double buffering (the nest's flag) is ZigZag's
+rule, per memory just below DRAM: it holds two tiles where they fit; where only one fits, each refill must fit in
+the window the tile's top irrelevant loops leave (the last of their iterations frees the tile piece by piece), and
+what does not fit stalls the array: (fills - 1) · max(0, refill cycles - window). (The three-level model instead
+rejects a double-buffered mapping whose two tiles do not fit.) Padding (a dim's factors covering more than the
+dim) is computed and moved.
+
+The model covers dense operands at one MAC per PE per cycle (`OperandModel.pack` 1, `k_kept` 1); zero skipping and
+Bit Fusion packing are modelled by the three-level model (`edgesim.cost.model`) only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edgesim.hierarchy import OPERANDS, Hierarchy, Interconnect, MemoryKind
+from edgesim.loopnest import DIMS, LoopNest, NestSet
+from edgesim.operands import OperandModel
+from edgesim.ops import Gemm
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# REL[t, d]: does dim d (m, n, k) index operand t (A m x k, B k x n, C m x n)
+REL = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=bool)
+
+
+@dataclass(frozen=True, slots=True)
+class NestCosts:
+    """Costs of n candidate nests. Units: cycles, bytes, pJ. Per memory arrays are (n, memories, operands)."""
+
+    feasible: BoolArray
+    pads: BoolArray  # some dim's factors exceed the dim (padded iterations computed)
+    need_bytes: FloatArray  # (n, memories)
+    compute_cycles: FloatArray
+    port_cycles: FloatArray  # (n, memories): on-chip memories' port cycles; DRAM's transfer cycles
+    dram_cycles: FloatArray
+    total_cycles: FloatArray
+    read_bytes: FloatArray
+    write_bytes: FloatArray
+    memory_energy_pj: FloatArray  # (n, memories)
+    mac_energy_pj: FloatArray
+    energy_pj: FloatArray
+    macs: FloatArray  # MACs executed, padding included
+    utilization: FloatArray  # useful MACs / (total cycles · PEs)
+
+    @property
+    def dram_bytes(self) -> FloatArray:
+        out: FloatArray = self.read_bytes[:, -1].sum(axis=1) + self.write_bytes[:, -1].sum(axis=1)
+        return out
+
+
+def fold_overhead(rows: int, cols: int, input_stationary: BoolArray) -> IntArray:
+    """Fill, skew and drain cycles of one systolic fold (`edgesim.cost.systolic.fold_overhead`)."""
+    out: IntArray = np.where(input_stationary, 2 * rows + cols - 2, rows + cols - 2).astype(np.int64)
+    return out
+
+
+def _prefix(x: IntArray) -> IntArray:
+    """(n, L+1): products of the first 0..L entries."""
+    out: IntArray = np.concatenate([np.ones((x.shape[0], 1), dtype=np.int64), np.cumprod(x, axis=1)], axis=1)
+    return out
+
+
+def _suffix(x: IntArray) -> IntArray:
+    """(n, L+1): products of entries i..L-1 (1 at L)."""
+    out: IntArray = np.concatenate([np.cumprod(x[:, ::-1], axis=1)[:, ::-1],
+                                    np.ones((x.shape[0], 1), dtype=np.int64)], axis=1)
+    return out
+
+
+def _next_true(mask: BoolArray) -> IntArray:
+    """(n, L+1): the first index >= i where mask is true, L if none."""
+    n, L = mask.shape
+    idx = np.where(mask, np.arange(L, dtype=np.int64), L)
+    idx = np.concatenate([idx, np.full((n, 1), L, dtype=np.int64)], axis=1)
+    out: IntArray = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
+    return out
+
+
+def _prev_true(mask: BoolArray) -> IntArray:
+    """(n, L+1): the last index < i where mask is true, -1 if none."""
+    n, L = mask.shape
+    idx = np.where(mask, np.arange(L, dtype=np.int64), -1)
+    out: IntArray = np.concatenate([np.full((n, 1), -1, dtype=np.int64), np.maximum.accumulate(idx, axis=1)], axis=1)
+    return out
+
+
+def _at(a: IntArray, idx: IntArray) -> IntArray:
+    out: IntArray = np.take_along_axis(a, idx[:, None], axis=1)[:, 0]
+    return out
+
+
+def supported(om: OperandModel) -> str:
+    """Why the nest model cannot cost an op with this operand model, or ""."""
+    if om.pack != 1 or om.k_kept != 1.0:
+        return ("the loop-nest model covers dense operands at one MAC per PE per cycle; this op skips zeros or "
+                "packs several MACs per PE (use the three-level model)")
+    return ""
+
+
+def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_energy_pj: float | None = None
+                   ) -> NestCosts:
+    """Score every candidate nest of `op` on `h` (see the module docstring)."""
+    reason = supported(om)
+    if reason:
+        raise ValueError(reason)
+    n, L = ns.tdim.shape
+    J = len(h.memories)
+    sizes = np.array([a.size for a in h.axes], dtype=np.int64)
+    served = np.array([[a.name in m.served_axes or m.kind == MemoryKind.DRAM for a in h.axes] for m in h.memories])
+    used = ns.sp.prod(axis=2)  # (n, X) PEs used along each axis
+    T = ns.tfac.prod(axis=1).astype(np.float64)  # temporal iterations
+    sfx = _suffix(ns.tfac)
+    systolic = h.interconnect == Interconnect.SYSTOLIC
+
+    # per-dim coverage (padding) and the array's fit
+    cover = ns.sp.prod(axis=1) * np.stack([_prefix(np.where(ns.tdim == d, ns.tfac, 1))[:, -1] for d in range(3)],
+                                          axis=1)
+    pads = np.any(cover != np.array([op.m, op.n, op.k]), axis=1)
+    fits_array = np.all(used <= sizes, axis=1) & np.all(cover >= np.array([op.m, op.n, op.k]), axis=1)
+
+    width = {"A": om.a_bytes, "C": om.psum_bytes}
+    b_stored = om.b_stored_bytes / (op.k * op.n)
+    reads = np.zeros((n, J, 3))
+    writes = np.zeros((n, J, 3))
+    port_reads = np.zeros((n, J))
+    port_writes = np.zeros((n, J))
+    need = np.zeros((n, J))
+    c_elems = (cover[:, 0] * cover[:, 1]).astype(np.float64)  # padded output elements
+    first_in = np.zeros(n)
+    refills: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []
+    tile_bound = np.full(n, L, dtype=np.int64)
+
+    def inst(j: int) -> FloatArray:
+        out: FloatArray = np.prod(np.where(served[j], 1, used), axis=1).astype(np.float64)
+        return out
+
+    for t, name in enumerate(OPERANDS):
+        chain = h.chain(name)
+        rel = REL[t]
+        sp_rel = np.prod(np.where(rel[None, None, :], ns.sp, 1), axis=2)  # (n, X)
+        relf = np.where(rel[ns.tdim], ns.tfac, 1)
+        pre = _prefix(relf)
+        nxt = _next_true(rel[ns.tdim] & (ns.tfac > 1))
+        bounds = [np.full(n, L, dtype=np.int64) if j == J - 1 else ns.bound[:, j, t] for j in chain]
+        tiles = [_at(pre, b) * np.prod(np.where(served[j], sp_rel, 1), axis=1) for j, b in zip(chain, bounds, strict=True)]
+        fills = [_at(sfx, _at(nxt, b)).astype(np.float64) for b in bounds]
+        if systolic and h.memories[chain[0]].kind == MemoryKind.REGISTER:
+            fills[0] = _at(sfx, bounds[0]).astype(np.float64)  # a systolic PE reloads its registers every fold
+        below_dram = chain[-2] if len(chain) > 1 else None
+
+        def elem_bytes(j: int, t: int = t, chain: tuple[int, ...] = chain) -> float:
+            if t == 1:
+                return om.b_bytes if j == chain[0] else b_stored
+            return width["A"] if t == 0 else width["C"]
+
+        # capacity (one tile; double buffering is decided below, per memory)
+        for i, j in enumerate(chain[:-1]):
+            need[:, j] += tiles[i] * elem_bytes(j)  # per instance
+        if below_dram is not None:
+            # the refill of the tile below DRAM: its bytes, how often, and the window ZigZag allows it when the memory
+            # cannot hold two tiles (the iterations of the irrelevant loops at the top of the tile: the last of them
+            # frees the tile progressively)
+            b = bounds[-2]
+            last_rel = _at(_prev_true(rel[ns.tdim] & (ns.tfac > 1)), b)  # the outermost indexing loop inside the tile
+            all_pre = _prefix(ns.tfac)
+            top_ir = _at(all_pre, b) / _at(all_pre, last_rel + 1)
+            refills.append((below_dram, fills[-2], tiles[-2] * inst(below_dram) * elem_bytes(below_dram), top_ir))
+
+        j0 = chain[0]
+        # a broadcast array's MAC input holds its operand across the innermost loops that do not index it (ZigZag's
+        # model); a systolic PE reads its registers every MAC
+        mac_steps = T if systolic or t == 2 else _at(sfx, nxt[:, 0]).astype(np.float64)
+        mac_side = mac_steps * inst(j0) * np.prod(np.where(served[j0], sp_rel, 1), axis=1)
+        is_reg = h.memories[j0].kind == MemoryKind.REGISTER
+        if t < 2:
+            reads[:, j0, t] += mac_side * elem_bytes(j0)
+            # a register input held across no loop is a pipeline latch: no port
+            latch = is_reg & (bounds[0] == 0) if len(chain) > 1 else np.zeros(n, dtype=bool)
+            port_reads[:, j0] += np.where(latch, 0.0, mac_side * elem_bytes(j0))
+            for i in range(len(chain) - 1):
+                c, p = chain[i], chain[i + 1]
+                w = fills[i] * tiles[i] * inst(c) * elem_bytes(c)
+                r = fills[i] * tiles[i] * np.prod(np.where(served[p] & ~served[c], sp_rel, 1), axis=1) * inst(p)
+                writes[:, c, t] += w
+                reads[:, p, t] += r * elem_bytes(p)
+                port_writes[:, c] += np.where(latch, 0.0, w) if i == 0 else w
+                port_reads[:, p] += r * elem_bytes(p)
+            below = chain[-2] if len(chain) > 1 else chain[0]
+            first_in += tiles[len(chain) - 2] * inst(below) * elem_bytes(below) if len(chain) > 1 else 0.0
+        else:
+            psum = om.psum_bytes
+            # MAC-facing memory: one update (read + write) per temporal iteration per reduced element
+            writes[:, j0, t] += mac_side * psum
+            if is_reg:
+                reads[:, j0, t] += mac_side * psum  # the accumulator; no port
+            else:
+                reads[:, j0, t] += (mac_side - c_elems) * psum
+                port_reads[:, j0] += (mac_side - c_elems) * psum
+                port_writes[:, j0] += mac_side * psum
+            for i in range(len(chain) - 1):
+                c, p = chain[i], chain[i + 1]
+                up = fills[i] * tiles[i] * np.prod(np.where(served[p] & ~served[c], sp_rel, 1), axis=1) * inst(p)
+                final = p == J - 1
+                up_bytes = (up - c_elems) * psum + c_elems * (om.c_bytes if final else psum)
+                down_bytes = (up - c_elems) * psum
+                writes[:, p, t] += up_bytes
+                reads[:, p, t] += down_bytes
+                port_writes[:, p] += up_bytes
+                port_reads[:, p] += down_bytes
+                if not (i == 0 and is_reg):  # drains and refills of an accumulator ride the pipeline
+                    reads[:, c, t] += up_bytes
+                    writes[:, c, t] += down_bytes
+                    port_reads[:, c] += up_bytes
+                    port_writes[:, c] += down_bytes
+        if len(chain) > 1:
+            tile_bound = np.minimum(tile_bound, bounds[-2])
+
+    # compute cycles
+    if h.interconnect == Interconnect.SYSTOLIC:
+        b0 = ns.bound[:, 0, :]
+        held = np.where(b0[:, 2] >= b0[:, :2].max(axis=1), 2, np.argmax(b0[:, :2], axis=1))
+        t_fold = _at(_prefix(ns.tfac), b0[np.arange(n), held]).astype(np.float64)
+        folds = T / t_fold
+        over = fold_overhead(int(sizes[0]), int(sizes[1]), held != 2)
+        compute = op.batch * folds * (over + om.stretch * t_fold)
+    else:
+        compute = op.batch * om.stretch * T
+
+    # per-memory cycles and the total
+    batch = float(op.batch)
+    reads *= batch
+    writes *= batch
+    port_reads *= batch
+    port_writes *= batch
+    port_cycles = np.zeros((n, J))
+    for j, m in enumerate(h.memories):
+        k = inst(j)
+        if m.shared_port:
+            port_cycles[:, j] = (port_reads[:, j] + port_writes[:, j]) / (m.read_bytes_per_cycle * k)
+        else:
+            port_cycles[:, j] = np.maximum(port_reads[:, j] / (m.read_bytes_per_cycle * k),
+                                           port_writes[:, j] / (m.write_bytes_per_cycle * k))
+    dram = h.memories[-1]
+    dram_cycles = port_cycles[:, -1]
+    on_chip = np.maximum(compute, port_cycles[:, :-1].max(axis=1) if J > 1 else 0.0)
+    # double buffering: a memory just below DRAM holds two tiles if they fit (else one, and its refills must fit the
+    # window its tile's top irrelevant loops leave: ZigZag's rule, cost_model.py calc_latency)
+    capacity = np.array([m.capacity_bytes for m in h.memories])
+    two = np.zeros((n, J), dtype=bool)
+    stall = np.zeros(n)
+    for j in {r[0] for r in refills}:
+        two[:, j] = ns.db & (2 * need[:, j] <= capacity[j])
+    per_iter = compute / (batch * T)
+    for j, fills_j, tile_bytes, top_ir in refills:
+        refill = tile_bytes / dram.read_bytes_per_cycle
+        window = per_iter * T / fills_j / top_ir
+        stall += np.where(two[:, j], 0.0, (fills_j - 1) * np.maximum(0.0, refill - window)) * batch
+    first = np.minimum(first_in / dram.read_bytes_per_cycle, dram_cycles)
+    overlap = dram.latency_cycles + first + np.maximum(on_chip + stall, dram_cycles - first)
+    tiles_out = _at(sfx, tile_bound).astype(np.float64) * batch
+    no_overlap = on_chip + dram_cycles + tiles_out * dram.latency_cycles
+    total = np.where(ns.db, overlap, no_overlap)
+
+    need = np.where(two, 2 * need, need)
+    feasible = fits_array & np.all(need[:, :-1] <= capacity[:-1], axis=1)
+    e_r = np.array([m.read_pj_per_byte for m in h.memories])
+    e_w = np.array([m.write_pj_per_byte for m in h.memories])
+    mem_pj = reads.sum(axis=2) * e_r + writes.sum(axis=2) * e_w
+    macs = T * used.prod(axis=1) * batch
+    mac_pj = macs * (om.mac_energy_pj if mac_energy_pj is None else mac_energy_pj)
+    util = op.macs / (total * h.pes)
+    return NestCosts(feasible=feasible, pads=pads, need_bytes=need, compute_cycles=compute, port_cycles=port_cycles,
+                     dram_cycles=dram_cycles, total_cycles=total, read_bytes=reads, write_bytes=writes,
+                     memory_energy_pj=mem_pj, mac_energy_pj=mac_pj, energy_pj=mem_pj.sum(axis=1) + mac_pj, macs=macs,
+                     utilization=util)
+
+
+def evaluate_nest(h: Hierarchy, op: Gemm, om: OperandModel, nest: LoopNest) -> NestCosts:
+    """One nest (a NestSet of one)."""
+    return evaluate_nests(h, op, om, NestSet.of([nest]))
+
+
+__all__ = ["DIMS", "NestCosts", "evaluate_nest", "evaluate_nests", "fold_overhead", "supported"]

@@ -1,0 +1,446 @@
+"""An exact CP-SAT model of the loop-nest model's latency (`edgesim.cost.nest`, broadcast arrays), for one GEMM and
+one spatial unrolling: the solver picks the loop order and every operand's bound at every memory.
+
+Decision variables: `x[i][p]` (loop i at position p, innermost first; identical loops keep their relative order)
+and `b[t][j]` (the bound of operand t at on-chip memory j, non-decreasing along t's memories); one boolean per
+memory just below DRAM saying whether it double-buffers. Everything else follows with integer constraints, the
+nest model's formulas written out:
+- per position: its factor and whether its dim indexes each operand (linear in x);
+- tiles: prefix products of the indexing factors (`AddMultiplicationEquality`, one per position and operand), read
+  at the bound with an element constraint; fills: suffix products of all factors, read at the first indexing loop
+  at or above the bound (element constraints over a next-index chain); traffic = fills x tile x constants;
+- the refill window of a single-buffered memory below DRAM: the compute time between refills over the product of
+  the irrelevant loops at the top of the tile (`AddDivisionEquality`), its stall (fills - 1) x max(0, refill -
+  window);
+- cycles: each port's bytes over its bandwidth (floors, bandwidths as exact fractions), on-chip = max(compute,
+  ports), total = DRAM latency + min(first tile, DRAM) + max(on-chip + stalls, DRAM - first).
+
+Units and rounding: bytes in 1/`BYTE_SCALE` byte (operand widths must be whole multiples of it), cycles in
+1/`CYCLE_SCALE` cycle; each division floors, so the objective can be a few units below the nest model's float
+latency. The decoded nest is always re-scored by `edgesim.cost.nest`.
+"""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+from ortools.sat.python import cp_model
+
+from edgesim.hierarchy import OPERANDS, Interconnect, MemoryKind
+from edgesim.loopnest import DIMS, LoopNest, NestSet
+from edgesim.nestsearch.result import NestResult, score
+from edgesim.nestspace import REL, NestSpace
+
+BYTE_SCALE = 8
+CYCLE_SCALE = 16
+_BIG = 2**60
+
+Expr = cp_model.LinearExprT
+
+
+class NestExactModel:
+    """The model for one spatial choice `s` of `space`; `decode` reads a solution back as a LoopNest."""
+
+    def __init__(self, space: NestSpace, s: int):
+        h, op, om = space.hierarchy, space.op, space.om
+        if h.interconnect != Interconnect.BROADCAST:
+            raise ValueError("the exact nest model covers broadcast arrays (systolic ones use the three-level model)")
+        self.space, self.s = space, s
+        self.m = m = cp_model.CpModel()
+        self.ub: dict[str, int] = {}
+        self.loops = loops = space.loops(s)
+        L = len(loops)
+        spatial = space.spatials[s]
+        J = len(h.memories)
+        axes = [a.name for a in h.axes]
+        used = [1] * len(axes)
+        sp = [[1, 1, 1] for _ in axes]
+        for x, axis in enumerate(spatial):
+            for d, f in axis:
+                used[x] *= f
+                sp[x][DIMS.index(d)] *= f
+
+        def served(j: int) -> list[bool]:
+            mem = h.memories[j]
+            return [a in mem.served_axes or mem.kind == MemoryKind.DRAM for a in axes]
+
+        def inst(j: int) -> int:
+            out = 1
+            for x, sv in enumerate(served(j)):
+                out *= 1 if sv else used[x]
+            return out
+
+        def sp_rel(t: int, x: int) -> int:
+            out = 1
+            for di in range(3):
+                out *= sp[x][di] if REL[t][di] else 1
+            return out
+
+        def over(t: int, axes_mask: list[bool]) -> int:
+            out = 1
+            for x, on in enumerate(axes_mask):
+                out *= sp_rel(t, x) if on else 1
+            return out
+
+        T = 1
+        for _, f in loops:
+            T *= f
+        cover = [1, 1, 1]
+        for di, f in loops:
+            cover[di] *= f
+        for x in range(len(axes)):
+            for di in range(3):
+                cover[di] *= sp[x][di]
+        c_elems = cover[0] * cover[1] * op.batch
+
+        # positions
+        self.x = [[m.new_bool_var(f"x_{i}_{p}") for p in range(L)] for i in range(L)]
+        for i in range(L):
+            m.add_exactly_one(self.x[i])
+        for p in range(L):
+            m.add_exactly_one([self.x[i][p] for i in range(L)])
+        pos = [sum(p * self.x[i][p] for p in range(L)) for i in range(L)]
+        for i in range(L):
+            for i2 in range(i + 1, L):
+                if loops[i] == loops[i2]:
+                    m.add(pos[i] < pos[i2])
+        fvals = sorted({f for _, f in loops})
+        fac = [self._lin(f"fac_{p}", sum(f * self.x[i][p] for i, (_, f) in enumerate(loops)), max(fvals))
+               for p in range(L)]
+        sfx = [self._const("sfx_end", 1)]
+        for p in reversed(range(L)):
+            sfx.insert(0, self._product(f"sfx_{p}", fac[p], sfx[0], cap=T))
+        self.rel: list[list[cp_model.IntVar]] = []
+        pre: list[list[cp_model.IntVar]] = []
+        fillsat: list[list[cp_model.IntVar]] = []
+        topat: list[list[cp_model.IntVar]] = []
+        for t in range(3):
+            rel_t = [self._lin(f"rel_{t}_{p}", sum(self.x[i][p] for i, (d, _) in enumerate(loops) if REL[t][d]), 1)
+                     for p in range(L)]
+            relb = []
+            for p in range(L):
+                rb = m.new_bool_var(f"relb_{t}_{p}")
+                m.add(rb == rel_t[p])
+                relb.append(rb)
+            self.rel.append(relb)
+            rel_total = 1
+            for di, f in loops:
+                rel_total *= f if REL[t][di] else 1
+            g = [self._lin(f"g_{t}_{p}", 1 + sum((f - 1) * self.x[i][p] for i, (d, f) in enumerate(loops) if REL[t][d]),
+                           max(fvals)) for p in range(L)]
+            pr = [self._const(f"pre_{t}_0", 1)]
+            for p in range(L):
+                pr.append(self._product(f"pre_{t}_{p + 1}", pr[p], g[p], cap=rel_total))
+            pre.append(pr)
+            nr = [m.new_int_var(L, L, f"nr_{t}_{L}")]
+            for p in reversed(range(L)):
+                v = m.new_int_var(p, L, f"nr_{t}_{p}")
+                m.add(v == p).only_enforce_if(relb[p])
+                m.add(v == nr[0]).only_enforce_if(relb[p].Not())
+                nr.insert(0, v)
+            fl = []
+            for p in range(L + 1):
+                v = m.new_int_var(1, T, f"fills_{t}_{p}")
+                m.add_element(nr[p], sfx, v)
+                self.ub[v.name] = T
+                fl.append(v)
+            fillsat.append(fl)
+            # top[p]: product of the loops at positions below p above the last indexing loop (1 if p's loop indexes)
+            tp = [self._const(f"top_{t}_0", 1)]
+            for p in range(L):
+                aux = self._product(f"topx_{t}_{p}", tp[p], fac[p], cap=T)
+                v = m.new_int_var(1, T, f"top_{t}_{p + 1}")
+                m.add(v == 1).only_enforce_if(relb[p])
+                m.add(v == aux).only_enforce_if(relb[p].Not())
+                self.ub[v.name] = T
+                tp.append(v)
+            topat.append(tp)
+
+        # bounds, tiles and fills at each memory
+        self.b: dict[tuple[int, int], cp_model.IntVar] = {}
+        tile: dict[tuple[int, int], cp_model.IntVar] = {}
+        fills: dict[tuple[int, int], cp_model.IntVar] = {}
+        for t, name in enumerate(OPERANDS):
+            chain = h.chain(name)
+            prev = None
+            for j in chain[:-1]:
+                bv = m.new_int_var(0, L, f"b_{t}_{j}")
+                if prev is not None:
+                    m.add(bv >= prev)
+                prev = bv
+                self.b[t, j] = bv
+                tile[t, j] = self._element(f"tile_{t}_{j}", bv, pre[t])
+                fills[t, j] = self._element(f"fl_{t}_{j}", bv, fillsat[t])
+
+        b_stored = om.b_stored_bytes / (op.k * op.n)
+
+        def width(t: int, j: int, final: bool = False) -> int:
+            w = (om.a_bytes if t == 0 else (om.b_bytes if j == h.chain("B")[0] else b_stored) if t == 1
+                 else (om.c_bytes if final else om.psum_bytes))
+            q = w * BYTE_SCALE
+            if abs(q - round(q)) > 1e-9:
+                raise ValueError(f"operand {OPERANDS[t]} is {w:g} B per element, not a multiple of 1/{BYTE_SCALE} B")
+            return round(q)
+
+        batch = op.batch
+        reads: list[list[Expr]] = [[] for _ in range(J)]
+        writes: list[list[Expr]] = [[] for _ in range(J)]
+        preads: list[list[Expr]] = [[] for _ in range(J)]
+        pwrites: list[list[Expr]] = [[] for _ in range(J)]
+        rub = [0] * J
+        wub = [0] * J
+        first_in: list[Expr] = []
+        first_ub = 0
+        stalls: list[Expr] = []
+        stall_ub = 0
+        capacity = [mem.capacity_bytes for mem in h.memories]
+        need: dict[int, list[Expr]] = {}
+        two: dict[int, cp_model.IntVar] = {}
+        dram = h.memories[-1]
+        per_iter = om.stretch  # broadcast: cycles per temporal iteration
+
+        def add(lst: list[list[Expr]], ubs: list[int], j: int, e: Expr, ub: int) -> None:
+            lst[j].append(e)
+            ubs[j] += ub
+
+        for t, name in enumerate(OPERANDS):
+            chain = h.chain(name)
+            j0 = chain[0]
+            is_reg = h.memories[j0].kind == MemoryKind.REGISTER
+            for j in chain[:-1]:
+                need.setdefault(j, []).append(tile[t, j] * (over(t, served(j)) * width(t, j)))
+            if t < 2:
+                mac = fillsat[t][0]
+                k = inst(j0) * over(t, served(j0)) * width(t, j0) * batch
+                add(reads, rub, j0, mac * k, T * k)
+                latch = None
+                if is_reg and len(chain) > 1:
+                    latch = m.new_bool_var(f"latch_{t}")
+                    m.add(self.b[t, j0] == 0).only_enforce_if(latch)
+                    m.add(self.b[t, j0] >= 1).only_enforce_if(latch.Not())
+                    held = m.new_bool_var(f"held_{t}")
+                    m.add(held + latch == 1)
+                    kept = self._product(f"macport_{t}", mac, held, cap=T)
+                    add(preads, [0] * J, j0, kept * k, T * k)
+                else:
+                    preads[j0].append(mac * k)
+                for i in range(len(chain) - 1):
+                    c, p = chain[i], chain[i + 1]
+                    ft = self._product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self._ub_product(fills[t, c], tile[t, c]))
+                    ub = self.ub[ft.name]
+                    kw = inst(c) * over(t, served(c)) * width(t, c) * batch
+                    kr = over(t, served(p)) * inst(p) * width(t, p) * batch  # the union of the children's tiles
+                    add(writes, wub, c, ft * kw, ub * kw)
+                    add(reads, rub, p, ft * kr, ub * kr)
+                    if i == 0 and latch is not None:
+                        kept = self._product(f"wport_{t}", ft, held, cap=ub)
+                        pwrites[c].append(kept * kw)
+                    else:
+                        pwrites[c].append(ft * kw)
+                    preads[p].append(ft * kr)
+                below = chain[-2] if len(chain) > 1 else None
+                if below is not None:
+                    kf = inst(below) * over(t, served(below)) * width(t, below) * batch
+                    first_in.append(tile[t, below] * kf)
+                    first_ub += self.ub[tile[t, below].name] * kf
+            else:
+                upd = T * inst(j0) * over(t, served(j0)) * batch
+                ps = width(t, j0)
+                add(writes, wub, j0, upd * ps, upd * ps)
+                add(reads, rub, j0, (upd if is_reg else upd - c_elems) * ps, upd * ps)
+                if not is_reg:
+                    preads[j0].append((upd - c_elems) * ps)
+                    pwrites[j0].append(upd * ps)
+                for i in range(len(chain) - 1):
+                    c, p = chain[i], chain[i + 1]
+                    ft = self._product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self._ub_product(fills[t, c], tile[t, c]))
+                    ku = over(t, served(p)) * inst(p) * batch
+                    up = ft * ku
+                    up_ub = self.ub[ft.name] * ku
+                    final = p == J - 1
+                    psb = width(t, p)
+                    up_bytes = (up - c_elems) * psb + c_elems * width(t, p, final=final)
+                    down_bytes = (up - c_elems) * psb
+                    add(writes, wub, p, up_bytes, up_ub * psb)
+                    add(reads, rub, p, down_bytes, up_ub * psb)
+                    pwrites[p].append(up_bytes)
+                    preads[p].append(down_bytes)
+                    if not (i == 0 and is_reg):
+                        add(reads, rub, c, up_bytes, up_ub * psb)
+                        add(writes, wub, c, down_bytes, up_ub * psb)
+                        preads[c].append(up_bytes)
+                        pwrites[c].append(down_bytes)
+            # refill stalls of a single-buffered memory just below DRAM
+            if len(chain) > 1:
+                jb = chain[-2]
+                if jb not in two:
+                    two[jb] = m.new_bool_var(f"two_{jb}")
+                top_b = self._element(f"topb_{t}", self.b[t, jb], topat[t])
+                denom = self._product(f"den_{t}", fills[t, jb], top_b, cap=T * T, lo=1)
+                window = m.new_int_var(0, CYCLE_SCALE * per_iter * T, f"win_{t}")
+                m.add_division_equality(window, CYCLE_SCALE * per_iter * T, denom)
+                kb = inst(jb) * over(t, served(jb)) * width(t, jb)
+                tb = self._lin(f"tb_{t}", tile[t, jb] * kb, self.ub[tile[t, jb].name] * kb)
+                refill = self._cycles(f"refill_{t}", tb, dram.read_bytes_per_cycle)
+                excess = m.new_int_var(0, self.ub[refill.name], f"excess_{t}")
+                m.add_max_equality(excess, [0, refill - window])
+                self.ub[excess.name] = self.ub[refill.name]
+                fm1 = self._lin(f"fm1_{t}", fills[t, jb] - 1, T)
+                st = self._product(f"stall_{t}", fm1, excess, cap=T * self.ub[refill.name])
+                eff = m.new_int_var(0, self.ub[st.name] * batch, f"stalleff_{t}")
+                m.add(eff >= st * batch - (self.ub[st.name] * batch) * two[jb])
+                stalls.append(eff)
+                stall_ub += self.ub[st.name] * batch
+
+        for j, terms in need.items():
+            cap = int(capacity[j] * BYTE_SCALE)
+            m.add(sum(terms) <= cap)
+            if j in two:
+                m.add(2 * sum(terms) <= cap).only_enforce_if(two[j])
+
+        # cycles
+        cyc: list[cp_model.IntVar] = []
+        for j, mem in enumerate(h.memories):
+            k = inst(j)
+            r_ub, w_ub = rub[j] + 1, wub[j] + 1
+            if mem.shared_port:
+                tot = self._lin(f"port_{j}", cp_model.LinearExpr.sum(preads[j] + pwrites[j]), r_ub + w_ub)
+                cyc.append(self._cycles(f"pc_{j}", tot, mem.read_bytes_per_cycle * k))
+            else:
+                p_r = self._lin(f"portr_{j}", cp_model.LinearExpr.sum(preads[j]), r_ub)
+                pw = self._lin(f"portw_{j}", cp_model.LinearExpr.sum(pwrites[j]), w_ub)
+                rr = self._cycles(f"pr_{j}", p_r, mem.read_bytes_per_cycle * k)
+                ww = self._cycles(f"pw_{j}", pw, mem.write_bytes_per_cycle * k)
+                v = m.new_int_var(0, max(self.ub[rr.name], self.ub[ww.name]), f"pc_{j}")
+                m.add_max_equality(v, [rr, ww])
+                self.ub[v.name] = max(self.ub[rr.name], self.ub[ww.name])
+                cyc.append(v)
+        compute = CYCLE_SCALE * batch * om.stretch * T
+        on_ub = max([compute] + [self.ub[c.name] for c in cyc[:-1]])
+        on_chip = m.new_int_var(0, on_ub, "on_chip")
+        m.add_max_equality(on_chip, [compute, *cyc[:-1]])
+        dram_c = cyc[-1]
+        fin = self._lin("first_in", sum(first_in), first_ub)
+        load = self._cycles("first_load", fin, dram.read_bytes_per_cycle)
+        first = m.new_int_var(0, self.ub[dram_c.name], "first")
+        m.add_min_equality(first, [load, dram_c])
+        stall = self._lin("stall", sum(stalls), stall_ub)
+        busy = m.new_int_var(0, on_ub + stall_ub + self.ub[dram_c.name], "busy")
+        m.add_max_equality(busy, [on_chip + stall, dram_c - first])
+        self.total = m.new_int_var(0, _BIG, "total")
+        m.add(self.total == round(dram.latency_cycles * CYCLE_SCALE) + first + busy)
+        m.minimize(self.total)
+
+    # helpers: non-negative integer variables with tracked upper bounds
+    def _const(self, name: str, value: int) -> cp_model.IntVar:
+        v = self.m.new_constant(value)
+        self.ub[v.name] = value
+        return v
+
+    def _lin(self, name: str, expr: Expr, upper: int) -> cp_model.IntVar:
+        if upper >= _BIG:
+            raise OverflowError(f"{name}: bound {upper} does not fit CP-SAT's 60-bit domain limit used here")
+        v = self.m.new_int_var(-_BIG if upper < 0 else min(0, upper), max(0, int(upper)), name)
+        self.m.add(v == expr)
+        self.ub[name] = int(upper)
+        return v
+
+    def _ub_product(self, a: cp_model.IntVar, b: cp_model.IntVar) -> int:
+        return self.ub.get(a.name, 1) * self.ub.get(b.name, 1)
+
+    def _product(self, name: str, a: cp_model.IntVar, b: cp_model.IntVar, cap: int, lo: int = 0) -> cp_model.IntVar:
+        ub = min(cap, self._ub_product(a, b))
+        if ub >= _BIG:
+            raise OverflowError(f"{name}: product bound {ub} does not fit CP-SAT's 60-bit domain limit used here")
+        v = self.m.new_int_var(lo, ub, name)
+        self.m.add_multiplication_equality(v, [a, b])
+        self.ub[name] = ub
+        return v
+
+    def _element(self, name: str, index: cp_model.IntVar, values: list[cp_model.IntVar]) -> cp_model.IntVar:
+        ub = max(self.ub.get(v.name, 1) for v in values)
+        v = self.m.new_int_var(0, ub, name)
+        self.m.add_element(index, values, v)
+        self.ub[name] = ub
+        return v
+
+    def _cycles(self, name: str, nbytes: cp_model.IntVar, bytes_per_cycle: float) -> cp_model.IntVar:
+        """floor(bytes / bandwidth) in 1/CYCLE_SCALE cycles, the bandwidth as an exact fraction."""
+        bw = Fraction(bytes_per_cycle).limit_denominator(10_000)
+        num = self._lin(f"{name}_num", nbytes * (CYCLE_SCALE * bw.denominator),
+                        self.ub[nbytes.name] * CYCLE_SCALE * bw.denominator)
+        upper = self.ub[num.name] // (BYTE_SCALE * bw.numerator)
+        v = self.m.new_int_var(0, upper, name)
+        self.m.add_division_equality(v, num, BYTE_SCALE * bw.numerator)
+        self.ub[name] = upper
+        return v
+
+    def decode(self, value: cp_model.CpSolver | cp_model.CpSolverSolutionCallback) -> LoopNest:
+        L = len(self.loops)
+        at = [next(i for i in range(L) if value.value(self.x[i][p])) for p in range(L)]
+        temporal = tuple((DIMS[self.loops[i][0]], self.loops[i][1]) for i in at)
+        h = self.space.hierarchy
+        bounds = []
+        for j, mem in enumerate(h.memories):
+            row = []
+            for t in range(3):
+                if mem.kind == MemoryKind.DRAM:
+                    row.append(L)
+                elif (t, j) in self.b:
+                    row.append(int(value.value(self.b[t, j])))
+                else:
+                    row.append(0)
+            bounds.append((row[0], row[1], row[2]))
+        return LoopNest(spatial=self.space.spatials[self.s], temporal=temporal, bounds=tuple(bounds),
+                        double_buffer=True)
+
+
+class _Trace(cp_model.CpSolverSolutionCallback):
+    def __init__(self, t0: float):
+        super().__init__()
+        self.t0 = t0
+        self.log: list[tuple[float, float]] = []
+
+    def on_solution_callback(self) -> None:
+        self.log.append((time.perf_counter() - self.t0, self.objective_value / CYCLE_SCALE))
+
+
+def cpsat_search(space: NestSpace, *, deterministic_limit: float | None = 10.0, seconds: float | None = None,
+                 seed: int = 0, workers: int = 1) -> NestResult:
+    """The exact model per spatial choice, the budget shared out as the three-level searcher does (what a quickly
+    proved model leaves goes on). `deterministic_limit` (OR-Tools deterministic time, reproducible) or `seconds`
+    (wall clock, for equal-wall-time comparisons; then the answer depends on the machine)."""
+    if deterministic_limit is None and seconds is None:
+        raise ValueError("give a deterministic or a wall-clock budget")
+    out = NestResult("cpsat")
+    t0 = time.perf_counter()
+    n = len(space.spatials)
+    for s in range(n):
+        em = NestExactModel(space, s)
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.num_workers = workers
+        p.random_seed = seed
+        p.catch_sigint_signal = False
+        if deterministic_limit is not None:
+            p.max_deterministic_time = deterministic_limit / (n - s)
+        if seconds is not None:
+            p.max_time_in_seconds = max(0.0, seconds - (time.perf_counter() - t0)) / (n - s)
+        trace = _Trace(t0)
+        status = solver.solve(em.m, trace)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            nest = em.decode(solver)
+            ns = NestSet.of([nest])
+            costs = score(space, ns)
+            out.evaluated += len(trace.log)
+            before = out.cycles
+            out.offer(space, ns, costs, time.perf_counter() - t0)
+            if out.cycles < before and trace.log:
+                # the time the solver first reached its final objective
+                final = trace.log[-1][1]
+                out.trace[-1] = (next(tt for tt, v in trace.log if v <= final), out.cycles)
+        if deterministic_limit is not None:
+            deterministic_limit = max(0.0, deterministic_limit - solver.deterministic_time)
+    out.wall_seconds = time.perf_counter() - t0
+    return out
