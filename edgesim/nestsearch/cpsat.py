@@ -397,20 +397,23 @@ class NestExactModel:
 
 
 class _Trace(cp_model.CpSolverSolutionCallback):
-    def __init__(self, t0: float):
+    """Each improving solution, decoded, with the time it was found."""
+
+    def __init__(self, em: NestExactModel, t0: float):
         super().__init__()
-        self.t0 = t0
-        self.log: list[tuple[float, float]] = []
+        self.em, self.t0 = em, t0
+        self.log: list[tuple[float, LoopNest]] = []
 
     def on_solution_callback(self) -> None:
-        self.log.append((time.perf_counter() - self.t0, self.objective_value / CYCLE_SCALE))
+        self.log.append((time.perf_counter() - self.t0, self.em.decode(self)))
 
 
 def cpsat_search(space: NestSpace, *, deterministic_limit: float | None = 10.0, seconds: float | None = None,
                  seed: int = 0, workers: int = 1) -> NestResult:
     """The exact model per spatial choice, the budget shared out as the three-level searcher does (what a quickly
     proved model leaves goes on). `deterministic_limit` (OR-Tools deterministic time, reproducible) or `seconds`
-    (wall clock, for equal-wall-time comparisons; then the answer depends on the machine)."""
+    (wall clock, for equal-wall-time comparisons; then the answer depends on the machine). Every solution the solver
+    reports is decoded and re-scored by the nest model; the trace records when each improvement was found."""
     if deterministic_limit is None and seconds is None:
         raise ValueError("give a deterministic or a wall-clock budget")
     out = NestResult("cpsat")
@@ -427,19 +430,12 @@ def cpsat_search(space: NestSpace, *, deterministic_limit: float | None = 10.0, 
             p.max_deterministic_time = deterministic_limit / (n - s)
         if seconds is not None:
             p.max_time_in_seconds = max(0.0, seconds - (time.perf_counter() - t0)) / (n - s)
-        trace = _Trace(t0)
-        status = solver.solve(em.m, trace)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            nest = em.decode(solver)
+        trace = _Trace(em, t0)
+        solver.solve(em.m, trace)
+        for found, nest in trace.log:  # in the order found: offer keeps the improvements and their times
             ns = NestSet.of([nest])
-            costs = score(space, ns)
-            out.evaluated += len(trace.log)
-            before = out.cycles
-            out.offer(space, ns, costs, time.perf_counter() - t0)
-            if out.cycles < before and trace.log:
-                # the time the solver first reached its final objective
-                final = trace.log[-1][1]
-                out.trace[-1] = (next(tt for tt, v in trace.log if v <= final), out.cycles)
+            out.offer(space, ns, score(space, ns), found)
+            out.evaluated += 1
         if deterministic_limit is not None:
             deterministic_limit = max(0.0, deterministic_limit - solver.deterministic_time)
     out.wall_seconds = time.perf_counter() - t0
