@@ -187,12 +187,40 @@ def zigzag(python: str, op_list: list[Gemm], arch) -> None:
           "different memory hierarchy, so the cycle columns are not comparable; only the search times are)")
 
 
+AUTO_SHAPES = [(512, 1024, 1024), (512, 4096, 4096), (2048, 4096, 4096), (2048, 11008, 4096), (4096, 11008, 4096)]
+
+
+def auto_evidence(arch, quick: bool) -> None:
+    """What `--mapper auto` rests on: exhaustive search against CP-SAT (raw, and as shipped) on dense mapspaces
+    (every multiple of the array extent) of growing size, up to 1.7 billion candidates."""
+    opts = MapspaceOptions(imperfect=Imperfect.ALIGNED)
+    print("\n== auto: exhaustive vs CP-SAT by mapspace size (dense mapspace, edge_npu_16x16; CP-SAT 3 deterministic "
+          "units, one worker)")
+    print(f"{'op':22s} {'candidates':>14s} | {'exhaustive s':>12s} | {'CP-SAT raw s':>12s} {'gap':>9s} | "
+          f"{'CP-SAT pipeline s':>17s} {'gap':>9s}")
+    for m, n, k in AUTO_SHAPES[:2] if quick else AUTO_SHAPES:
+        op = Gemm(name=f"{m}x{n}x{k}", m=m, n=n, k=k)
+        size = build_mapspace(arch, op, opts).size
+        ex, te = timed(ExhaustiveSearcher(opts), arch, op)
+        cells = []
+        for raw in (True, False):
+            r, t = timed(CpSatSearcher(options=opts, raw=raw), arch, op)
+            gap = ("no solution" if isinstance(r, Infeasible)
+                   else f"{r.cost.total_cycles / ex.cost.total_cycles - 1:9.3%}")
+            cells.append(f"{t:12.2f} {gap:>9s}" if raw else f"{t:17.2f} {gap:>9s}")
+        print(f"{op.name:22s} {size:14,d} | {te:12.2f} | {cells[0]} | {cells[1]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--zigzag-python", default="/work/zigzag-venv/bin/python")
+    ap.add_argument("--only-auto", action="store_true", help="only the auto-mapper evidence section")
     args = ap.parse_args()
     arch = load_arch()
+    if args.only_auto:
+        auto_evidence(arch, args.quick)
+        return
     op_list = ops(args.quick)
     print(f"edgesim scheduler benchmark on {arch.name}: {len(op_list)} ops")
     compare(arch, op_list, MapspaceOptions(), 1.0 if args.quick else 3.0, "default mapspace (divisors + E·2^j)")
@@ -205,6 +233,7 @@ def main() -> None:
           Gemm(name="loraB_T512_r8", m=512, n=4096, k=8), Gemm(name="fwd_T512_4096x11008", m=512, n=11008, k=4096),
           Gemm(name="odd_127x509x1021", m=127, n=509, k=1021), Gemm(name="dW_T256_4096x4096", m=4096, n=4096, k=256)]
     zigzag(args.zigzag_python, zz[:3] if args.quick else zz, arch)
+    auto_evidence(arch, args.quick)
     sys.stdout.flush()
 
 

@@ -1,20 +1,21 @@
 """The loop-nest mapspace of one GEMM on a `Hierarchy`: what the loop-nest searchers (`edgesim.nestsearch`) explore.
 
 A point fixes
-- the spatial unrolling (one of `spatial` choices; by default every assignment of one GEMM dim per array axis,
-  each unrolled as far as the axis and the dim allow, plus the choices the caller adds, e.g. ZigZag's);
+- the spatial unrolling (one of `spatials`; `default_spatials` gives every assignment of one GEMM dim per array
+  axis, each unrolled as far as the axis and the dim allow, that the memories can hold, e.g. on ZigZag's
+  edge_tpu_like only M on D3 and D4, since its 1-byte weight register is shared over them);
 - the temporal loops: per dim, its temporal extent ceil(size / spatial factor) split into its prime factors, the
-  smallest merged until at most `loops_per_dim` remain (ZigZag's LOMA splits into prime factors the same way);
+  two smallest merged until at most `loops_per_dim` remain (LOMA also orders prime-factor loops);
 - their order: any permutation of those loops (the order at every memory level at once);
 - the allocation, as LOMA does it: memories are filled innermost first, each given the largest tile of its operands
   that fits (an operand's bound never below its inner memory's), jointly for a memory several operands share; a
   `half` flag per point fills only half of every memory just below DRAM, so that it can double-buffer.
 
 The space is the product of spatial choices and orderings (times the flag): for 512 x 4096 x 4096 on ZigZag's
-edge_tpu_like with its spatial unrolling, 11 loops (M 32 = 2^5, N 512 = 2^9, K 512 = 2^9 merged to 4, 4, 3) give
-11! / (duplicate orderings) ~ 10^6 - 10^7 orders per spatial choice; exhaustive search is out of reach on every
-GEMM of the alignment set. A point is encoded as random keys (one float per loop; the order is their argsort), the
-form random search and the genetic algorithm share.
+edge_tpu_like with its unrolling, 12 loops (M 32 -> 4 2 2 2; N 512 and K 512 -> 8 4 4 4) have 12! / (3!)^3 =
+2,217,600 distinct orders. CP-SAT (`edgesim.nestsearch.cpsat`) searches a larger space still: every allocation, not
+the greedy one (107,653 per order of those 12 loops). A point is encoded as random keys (one float per loop; the
+order is their argsort), the form random search and the genetic algorithm share.
 """
 
 from __future__ import annotations
@@ -48,8 +49,29 @@ def split_loops(extent: int, limit: int) -> list[int]:
     return f
 
 
-def default_spatials(h: Hierarchy, op: Gemm) -> list[Spatial]:
-    """Every assignment of one dim per axis, each unrolled by min(axis, what is left of the dim), best utilisation first."""
+def fits_spatially(h: Hierarchy, om: OperandModel, op: Gemm, spatial: Spatial) -> bool:
+    """Whether every memory holds the tiles the unrolling alone puts in one instance (no temporal loop inside): e.g.
+    edge_tpu_like's 1-byte weight register, shared over D3 and D4, fits only if D3 and D4 unroll dims B does not use."""
+    b_stored = om.b_stored_bytes / (op.k * op.n)
+    for j, m in enumerate(h.memories[:-1]):
+        need = 0.0
+        for name in m.operands:
+            t = OPERANDS.index(name)
+            elems = 1
+            for axis, unroll in zip(h.axes, spatial, strict=True):
+                if axis.name in m.served_axes:
+                    elems *= math.prod(f for d, f in unroll if REL[t][DIMS.index(d)])
+            width = ((om.b_bytes if h.chain("B")[0] == j else b_stored) if t == 1
+                     else om.a_bytes if t == 0 else om.psum_bytes)
+            need += elems * width
+        if need > m.capacity_bytes:
+            return False
+    return True
+
+
+def default_spatials(h: Hierarchy, op: Gemm, om: OperandModel | None = None) -> list[Spatial]:
+    """Every assignment of one dim per axis, each unrolled by min(axis, what is left of the dim), best utilisation
+    first; with `om`, only those whose unrolling fits every memory (`fits_spatially`)."""
     size = {"m": op.m, "n": op.n, "k": op.k}
     out: dict[Spatial, float] = {}
     for dims in itertools.product(DIMS, repeat=len(h.axes)):
@@ -60,6 +82,8 @@ def default_spatials(h: Hierarchy, op: Gemm) -> list[Spatial]:
             left[d] = -(-left[d] // f)
             sp.append(((d, f),) if f > 1 else ())
         spatial: Spatial = tuple(sp)
+        if om is not None and not fits_spatially(h, om, op, spatial):
+            continue
         used = math.prod(f for axis in spatial for _, f in axis)
         out[spatial] = used / h.pes
     return sorted(out, key=lambda s: -out[s])

@@ -62,7 +62,7 @@ def add_parser(sub: Any) -> None:
                                                     "native width, e.g. int8 LoRA on an int8 NPU)")
     add_engine_arg(tune)
     tune.add_argument("--mapper", choices=MAPPERS, default="auto",
-                      help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 2M points, "
+                      help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 300M points, "
                            "else CP-SAT; or a named searcher), or heuristic (the coarse grid)")
     tune.add_argument("--latency-tolerance", type=float, default=0.02, metavar="FRACTION",
                       help="scheduler: among mappings within this fraction of the fastest (and never slower than the "

@@ -349,9 +349,12 @@ class CpSatSearcher:
         found: list[Candidate] = []
         self.last_status = {}
         if self.model == "exact":  # the cost model's own latency (edgesim.search.cpsat_exact): one optimum per model
-            for _, cand, exact_status in solve_exact(arch, op, space, self.deterministic_limit, self.seed):
-                found.append(cand)
-                self.last_status[f"{cand[0]}{'' if cand[5] else '-sb'}"] = exact_status
+            pairs = [(df, db) for df in DATAFLOWS if df in space.dataflows for db in space.double_buffer]
+            solved = solve_exact(arch, op, space, self.deterministic_limit, self.seed)
+            for (df, db), (_, cand, exact_status) in zip(pairs, solved, strict=True):
+                if cand is not None:
+                    found.append(cand)
+                self.last_status[f"{df}{'' if db else '-sb'}"] = exact_status
             return found
         for df in space.dataflows:
             model, decode = _build(arch, op, space, df, self.energy_weight)
@@ -374,6 +377,12 @@ class CpSatSearcher:
                 pool.add(Mapping(dataflow=df, tile_m=tm, tile_n=tn, tile_k=tk, dram_order=order, double_buffer=db))
         solver_only = _score(arch, op, pool)
         self.last_solver_cycles = solver_only.cycles  # the solver's own answer (polished unless raw), no baselines
+        undecided = [k for k, v in self.last_status.items() if v == "UNKNOWN"]
+        if self.raw and not pool and undecided:
+            return Infeasible(f"CP-SAT found no solution within its budget of {self.deterministic_limit:g} "
+                              f"deterministic units ({len(undecided)} of {len(self.last_status)} models undecided: "
+                              f"{', '.join(undecided)}); the op is not proven infeasible: raise --deterministic-limit "
+                              "or use --searcher exhaustive")
         inc = _score(arch, op, pool, not self.raw, self.tolerance)
         return inc.result(arch, op, self.name, time.perf_counter() - t0, len(pool))
 

@@ -225,12 +225,13 @@ def _tables(arch: ArchSpec, op: Gemm, om: OperandModel, tiles: dict[str, np.ndar
 
 
 def solve_exact(arch: ArchSpec, op: Gemm, space: Mapspace, deterministic_limit: float,
-                seed: int = 0) -> list[tuple[int, Candidate, str]]:
-    """(objective in 1/CYCLE_SCALE cycles, candidate, status) of each (dataflow, buffering) model that has a
-    solution. One sequential worker and a deterministic-time budget (no clock), so the answer is reproducible; each
-    model gets the budget left over its remaining models, so what a quickly proved model does not use goes on."""
+                seed: int = 0) -> list[tuple[int, Candidate | None, str]]:
+    """(objective in 1/CYCLE_SCALE cycles, candidate, status) of each (dataflow, buffering) model; the candidate is
+    None (objective -1) for a model without a solution (INFEASIBLE: proven; UNKNOWN: none found within the budget).
+    One sequential worker and a deterministic-time budget (no clock), so the answer is reproducible; each model gets
+    the budget left over its remaining models, so what a quickly proved model does not use goes on."""
     pairs = [(df, db) for df in DATAFLOWS if df in space.dataflows for db in space.double_buffer]
-    out = []
+    out: list[tuple[int, Candidate | None, str]] = []
     left = deterministic_limit
     for i, (df, db) in enumerate(pairs):
         em = ExactModel(arch, op, space, df, db)
@@ -244,4 +245,6 @@ def solve_exact(arch: ArchSpec, op: Gemm, space: Mapspace, deterministic_limit: 
         left = max(0.0, left - solver.deterministic_time)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             out.append((int(solver.objective_value), em.decode(solver), solver.status_name(status)))
+        else:
+            out.append((-1, None, solver.status_name(status)))
     return out

@@ -4,7 +4,7 @@ fixed dataflow, per phase of a tuning step.
 "Fixed dataflow" = every GEMM of the step on one dataflow (weight-, output- or input-stationary) with its
 natural loop order and a greedy tile (edgesim.search.fixed): no scheduling. The best of the three (lowest
 step time) is the baseline. "Scheduled" = edgesim's scheduler (exhaustive search where the mapspace has
-<= 2M points, CP-SAT beyond), per op: the least-energy mapping within --latency-tolerance (2%) of the
+<= 300M points, CP-SAT beyond), per op: the least-energy mapping within --latency-tolerance (2%) of the
 fastest, never slower than the best fixed dataflow. Both use the same cost model.
 
 Run:  python experiments/03_scheduling_ablation/run.py [--quick] [--hw NAME] [--method edge-llm|lora] [--out DIR]

@@ -19,6 +19,7 @@ from edgesim.cost.hierarchy import of_arch
 from edgesim.cost.nest import evaluate_nest, evaluate_nests
 from edgesim.hierarchy import OPERANDS, ArrayAxis, Hierarchy, Interconnect, Memory, MemoryKind
 from edgesim.loopnest import DIMS, LoopNest, NestSet
+from edgesim.nestsearch.auto import auto_search
 from edgesim.nestsearch.cpsat import CYCLE_SCALE, NestExactModel, cpsat_search
 from edgesim.nestsearch.genetic import genetic_search
 from edgesim.nestsearch.random_search import random_search
@@ -131,6 +132,11 @@ def test_default_spatials_put_full_unrollings_first():
     assert len(sp) == 3 ** 4  # one dim per axis, every assignment distinct here
     first = sp[0]
     assert math.prod(f for axis in first for _, f in axis) == 1024  # fills all 8 x 8 x 4 x 4 MACs
+    # rf_1B holds one weight byte shared over D3 and D4: only unrollings of m (which B does not use) on D3 and D4
+    # fit it; rf_2B holds one 2-byte partial sum shared over D2: only k (which C does not use) on D2; so 3 x 1 x 1 x 1
+    fitting = default_spatials(of_arch(TPU), op, operand_model(TPU, op))
+    assert len(fitting) == 3 and all(s[1] == (("k", 8),) and s[2] == (("m", 4),) and s[3] == (("m", 4),)
+                                     for s in fitting)
 
 
 @pytest.mark.parametrize("search", [random_search, genetic_search])
@@ -151,3 +157,17 @@ def test_cpsat_search_returns_the_nest_it_scored():
     assert c.feasible[0] and c.total_cycles[0] == r.cycles
     # no order of 64 x 64 x 256 on 1024 MACs beats its compute: 64*64*256 / 1024 = 4096 cycles
     assert r.cycles >= 4096
+
+
+def test_auto_is_never_worse_than_its_random_search_and_repeats():
+    """auto = random search over every unrolling, then CP-SAT on the two best: never worse than the random search it
+    ran (same points, same seed), the same answer twice (both budgets are counts, not clock time)."""
+    op = Gemm(name="g", m=128, n=256, k=512)
+    h = of_arch(TPU)
+    space = NestSpace(h, op, operand_model(TPU, op), tuple(default_spatials(h, op, operand_model(TPU, op))[:6]))
+    a = auto_search(space, points=1_000, deterministic_limit=1.0)
+    b = auto_search(space, points=1_000, deterministic_limit=1.0)
+    rnd = random_search(space, budget=1_000, seed=0)
+    assert a.cycles <= rnd.cycles
+    assert (a.nest, a.cycles, a.searcher) == (b.nest, b.cycles, b.searcher)
+    assert evaluate_nest(h, op, space.om, a.nest).total_cycles[0] == a.cycles

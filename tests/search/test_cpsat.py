@@ -20,8 +20,9 @@ from edgesim.config.hardware import load_arch
 from edgesim.cost.model import evaluate_one
 from edgesim.errors import Infeasible
 from edgesim.mapping import DATAFLOWS, Mapping
-from edgesim.mapspace import build_mapspace
+from edgesim.mapspace import Imperfect, MapspaceOptions, build_mapspace
 from edgesim.ops import Gemm, WeightFormat
+from edgesim.search.base import SearchResult
 from edgesim.search.cpsat import SCALE, CpSatSearcher, _log_sum, lg
 from edgesim.search.cpsat_exact import CYCLE_SCALE, solve_exact
 from edgesim.search.exhaustive import ExhaustiveSearcher
@@ -160,10 +161,22 @@ def test_exact_objective_is_the_cost_models_latency(small_arch, default_arch, op
     """Issue 13: the solver's own objective equals the cost model's latency for the mapping it decodes, in every
     (dataflow, buffering) model, to within the model's 1/CYCLE_SCALE-cycle rounding of each division."""
     arch = small_arch if which == "small" else default_arch
-    results = solve_exact(arch, op, build_mapspace(arch, op), 6.0)
+    results = [(obj, cand) for obj, cand, _ in solve_exact(arch, op, build_mapspace(arch, op), 6.0) if cand is not None]
     assert results, "no model was solved"
-    for objective, (df, tm, tn, tk, order, db), _ in results:
+    for objective, (df, tm, tn, tk, order, db) in results:
         cost = evaluate_one(arch, op, Mapping(dataflow=df, tile_m=tm, tile_n=tn, tile_k=tk, dram_order=order,
                                               double_buffer=db))
         assert not isinstance(cost, Infeasible)
         assert objective / CYCLE_SCALE == pytest.approx(cost.total_cycles, rel=1e-6, abs=4 / CYCLE_SCALE)
+
+
+def test_raw_search_that_finds_nothing_in_its_budget_says_so(default_arch):
+    """A budget too small to find any solution is not a proof of infeasibility: the raw answer must say so rather than
+    report that no mapping fits (512x4096x4096 has feasible mappings: the exhaustive optimum exists)."""
+    op = Gemm(name="g", m=512, n=4096, k=4096)
+    opts = MapspaceOptions(imperfect=Imperfect.ALIGNED)
+    s = CpSatSearcher(raw=True, deterministic_limit=1e-6, options=opts)
+    out = s.best(default_arch, op)
+    assert isinstance(out, Infeasible)
+    assert "not proven infeasible" in out.reason and "UNKNOWN" not in out.reason
+    assert isinstance(ExhaustiveSearcher().best(default_arch, op), SearchResult)
