@@ -165,7 +165,7 @@ def main() -> None:
     for n in notes:
         print(n)
     if not args.no_search:
-        compare_searchers(arch, h, loma)
+        compare_searchers(arch, h, loma, args.zigzag_python)
 
 
 def lower_bound(h: Hierarchy, op: Gemm, om: Any, spatial: tuple[tuple[tuple[str, int], ...], ...]) -> float:
@@ -182,7 +182,10 @@ def lower_bound(h: Hierarchy, op: Gemm, om: Any, spatial: tuple[tuple[tuple[str,
     return max(compute, dram.latency_cycles + once / dram.read_bytes_per_cycle)
 
 
-def compare_searchers(arch: Any, h: Hierarchy, loma: list[tuple[Gemm, dict[str, Any], float]]) -> None:
+ZZ_DIM = {"m": "D", "k": "C", "n": "K"}  # GEMM dims -> ZigZag's layer dims (O[d][k] += I[d][c] * W[c][k])
+
+
+def compare_searchers(arch: Any, h: Hierarchy, loma: list[tuple[Gemm, dict[str, Any], float]], python: str) -> None:
     print("\n== Search on edgesim's loop-nest mapspace, each searcher given LOMA's wall time on one core "
           "(cycles under edgesim's model; 'at' = seconds to first reach that value, '<LOMA' = seconds to first beat LOMA's "
           "mapping)")
@@ -194,6 +197,7 @@ def compare_searchers(arch: Any, h: Hierarchy, loma: list[tuple[Gemm, dict[str, 
     print(hdr)
     print("-" * len(hdr))
     summary = []
+    winners: list[tuple[Gemm, dict[str, Any], LoopNest, str]] = []
     for op, r, loma_cycles in loma:
         sp = tuple(tuple((d.lower(), int(f)) for d, f in r["mapping"]["spatial"].get(a.name, {}).items() if f > 1)
                    for a in h.axes)
@@ -213,6 +217,8 @@ def compare_searchers(arch: Any, h: Hierarchy, loma: list[tuple[Gemm, dict[str, 
                    else ("tie at the bound" if best <= bound else "tie") if best == loma_cycles
                    else f"LOMA better by {1 / gain:.3f}x")
         summary.append((op.name, best < loma_cycles, best == loma_cycles, best <= bound * 1.000001))
+        if best < loma_cycles and winner.nest is not None:
+            winners.append((op, r, winner.nest, winner.searcher))
 
         def cell(x: NestResult, loma_cycles: float = loma_cycles) -> str:
             under = next((t for t, v in x.trace if v < loma_cycles), None)
@@ -227,6 +233,30 @@ def compare_searchers(arch: Any, h: Hierarchy, loma: list[tuple[Gemm, dict[str, 
     print("space = points of the greedy-allocation space (orders x double-buffering flag); CP-SAT's space also "
           "varies every bound, far larger.\nbound = max(padded iterations, DRAM latency + A, B and C (padded) through "
           "DRAM once / 8 B per cycle): no mapping with this spatial unrolling can beat it.")
+    if winners:
+        zigzag_check(python, winners)
+
+
+def zigzag_check(python: str, winners: list[tuple[Gemm, dict[str, Any], LoopNest, str]]) -> None:
+    """The winning nests' loop orders given to ZigZag as fixed temporal orderings: ZigZag allocates them to its
+    memories itself and costs them with its own model, so the comparison with LOMA's pick is in ZigZag's terms."""
+    cases = [{"M": op.m, "N": op.n, "K": op.k, "name": op.name, "spatial": "full",
+              "temporal_ordering": [[ZZ_DIM[d], f] for d, f in nest.temporal]} for op, _, nest, _ in winners]
+    proc = subprocess.run([python, str(HERE / "zigzag_runner.py")], input=json.dumps(cases), capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        print(f"\n(ZigZag check skipped: exit {proc.returncode}: {proc.stderr[-300:]})")
+        return
+    print("\n== The winning loop orders, costed by ZigZag itself (fixed temporal ordering; ZigZag allocates the loops "
+          "to its memories and computes latency with its own model)")
+    print(f"{'op':20s} | {'searcher':8s} | {'LOMA (ZigZag cycles)':>20s} | {'winner order (ZigZag cycles)':>28s} | "
+          f"{'ratio':>6s} | used")
+    for (op, r, _, who), z in zip(winners, json.loads(proc.stdout)["results"], strict=True):
+        if "error" in z:
+            print(f"{op.name:20s} | {who:8s} | ZigZag error: {z['error']}")
+            continue
+        print(f"{op.name:20s} | {who:8s} | {r['latency_cycles']:20,.0f} | {z['latency_cycles']:28,.0f} | "
+              f"{z['latency_cycles'] / r['latency_cycles']:6.3f} | {z.get('temporal_ordering_used')}")
 
 
 if __name__ == "__main__":

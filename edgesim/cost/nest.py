@@ -208,7 +208,16 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
             last_rel = _at(_prev_true(rel[ns.tdim] & (ns.tfac > 1)), b)  # the outermost indexing loop inside the tile
             all_pre = _prefix(ns.tfac)
             top_ir = _at(all_pre, b) / _at(all_pre, last_rel + 1)
-            refills.append((below_dram, fills[-2], tiles[-2] * inst(below_dram) * elem_bytes(below_dram), top_ir))
+            # what one refill moves over the DRAM link: the union of the instances' tiles (multicast, reduced)
+            moved = tiles[-2] * np.prod(np.where(~served[below_dram], sp_rel, 1), axis=1)
+            if t == 2:
+                # C's tile goes out to DRAM and, when revisited, its partial sums come back first; a tile that completes
+                # the reduction leaves once, as final outputs
+                revisit = fills[-2] * moved > c_elems
+                per_fill = moved * np.where(revisit, 2 * om.psum_bytes, om.c_bytes)
+            else:
+                per_fill = moved * elem_bytes(below_dram)
+            refills.append((below_dram, fills[-2], per_fill, top_ir))
 
         j0 = chain[0]
         # a broadcast array's MAC input holds its operand across the innermost loops that do not index it (ZigZag's

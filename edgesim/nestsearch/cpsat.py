@@ -280,8 +280,26 @@ class NestExactModel:
                 denom = self._product(f"den_{t}", fills[t, jb], top_b, cap=T * T, lo=1)
                 window = m.new_int_var(0, CYCLE_SCALE * per_iter * T, f"win_{t}")
                 m.add_division_equality(window, CYCLE_SCALE * per_iter * T, denom)
-                kb = inst(jb) * over(t, served(jb)) * width(t, jb)
-                tb = self._lin(f"tb_{t}", tile[t, jb] * kb, self.ub[tile[t, jb].name] * kb)
+                # one refill over the DRAM link: the union of the instances' tiles (edgesim.cost.nest)
+                union = over(t, [True] * len(axes))
+                tub = self.ub[tile[t, jb].name]
+                if t < 2:
+                    kb = union * width(t, jb)
+                    tb = self._lin(f"tb_{t}", tile[t, jb] * kb, tub * kb)
+                else:
+                    # C leaves as final outputs if its tile completes the reduction, else it also comes back
+                    ftv = self._product(f"ftc_{t}", fills[t, jb], tile[t, jb],
+                                        cap=self._ub_product(fills[t, jb], tile[t, jb]))
+                    rv = m.new_bool_var(f"revisit_{t}")
+                    m.add(ftv * (union * batch) >= c_elems + 1).only_enforce_if(rv)
+                    m.add(ftv * (union * batch) <= c_elems).only_enforce_if(rv.Not())
+                    rvb = m.new_int_var(0, 1, f"rvi_{t}")
+                    m.add(rvb == rv)
+                    self.ub[rvb.name] = 1
+                    rt = self._product(f"rvtile_{t}", tile[t, jb], rvb, cap=tub)
+                    cw, pw = width(t, jb, final=True), width(t, jb)
+                    tb = self._lin(f"tb_{t}", tile[t, jb] * (union * cw) + rt * (union * (2 * pw - cw)),
+                                   tub * union * max(cw, 2 * pw))
                 refill = self._cycles(f"refill_{t}", tb, dram.read_bytes_per_cycle)
                 excess = m.new_int_var(0, self.ub[refill.name], f"excess_{t}")
                 m.add_max_equality(excess, [0, refill - window])
@@ -309,9 +327,9 @@ class NestExactModel:
                 cyc.append(self._cycles(f"pc_{j}", tot, mem.read_bytes_per_cycle * k))
             else:
                 p_r = self._lin(f"portr_{j}", cp_model.LinearExpr.sum(preads[j]), r_ub)
-                pw = self._lin(f"portw_{j}", cp_model.LinearExpr.sum(pwrites[j]), w_ub)
+                p_w = self._lin(f"portw_{j}", cp_model.LinearExpr.sum(pwrites[j]), w_ub)
                 rr = self._cycles(f"pr_{j}", p_r, mem.read_bytes_per_cycle * k)
-                ww = self._cycles(f"pw_{j}", pw, mem.write_bytes_per_cycle * k)
+                ww = self._cycles(f"pw_{j}", p_w, mem.write_bytes_per_cycle * k)
                 v = m.new_int_var(0, max(self.ub[rr.name], self.ub[ww.name]), f"pc_{j}")
                 m.add_max_equality(v, [rr, ww])
                 self.ub[v.name] = max(self.ub[rr.name], self.ub[ww.name])
