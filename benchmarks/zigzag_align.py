@@ -36,6 +36,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgesim.config.hardware import load_arch
 from edgesim.cost.hierarchy import of_arch
 from edgesim.cost.nest import evaluate_nest
@@ -51,6 +53,7 @@ from edgesim.ops import Gemm
 
 HERE = Path(__file__).resolve().parent
 HW = "edge_tpu_like"
+ZZ_SPATIAL = ((("n", 8),), (("k", 8),), (("m", 4),), (("m", 4),))  # the runner's "full" unrolling, in GEMM dims
 # the six GEMMs of bench_scheduler.py's ZigZag section (same names and M, N, K)
 GEMMS = [Gemm(name="fwd_T512_4096x4096", m=512, n=4096, k=4096), Gemm(name="loraA_T512_r8", m=512, n=8, k=4096),
          Gemm(name="loraB_T512_r8", m=512, n=4096, k=8), Gemm(name="fwd_T512_4096x11008", m=512, n=11008, k=4096),
@@ -101,6 +104,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only the first three GEMMs")
     ap.add_argument("--no-search", action="store_true", help="skip the equal-wall-time search comparison")
     ap.add_argument("--breakdown", action="store_true", help="also print energy per memory and operand, both tools")
+    ap.add_argument("--random-orders", type=int, default=8, metavar="N",
+                    help="also align both models on N random loop orders per GEMM, ZigZag allocating them (default 8; "
+                         "0 skips)")
     args = ap.parse_args()
     if not Path(args.zigzag_python).exists():
         sys.exit(f"{args.zigzag_python} missing; create it with: python -m venv /work/zigzag-venv && "
@@ -164,8 +170,48 @@ def main() -> None:
     print()
     for n in notes:
         print(n)
+    if args.random_orders > 0:
+        random_alignment(arch, h, ops, args.random_orders, args.zigzag_python)
     if not args.no_search:
         compare_searchers(arch, h, loma, args.zigzag_python)
+
+
+def random_alignment(arch: Any, h: Hierarchy, ops: list[Gemm], per_gemm: int, python: str) -> None:
+    """Both models on mappings LOMA did not pick: random loop orders (seeded), given to ZigZag as fixed orderings;
+    ZigZag allocates them, and edgesim costs the same nest (ZigZag's allocation, translated)."""
+    rng = np.random.default_rng(0)
+    cases, meta = [], []
+    for op in ops:
+        space = NestSpace(h, op, operand_model(arch, op), (ZZ_SPATIAL,))
+        for _ in range(per_gemm):
+            ns = space.decode(np.zeros(1, dtype=np.int64), rng.random((1, space.slots)), np.zeros(1, dtype=bool))
+            cases.append({"M": op.m, "N": op.n, "K": op.k, "name": op.name, "spatial": "full",
+                          "temporal_ordering": [[ZZ_DIM[d], f] for d, f in ns.nest(0, axes=len(h.axes)).temporal]})
+            meta.append(op)
+    proc = subprocess.run([python, str(HERE / "zigzag_runner.py")], input=json.dumps(cases), capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        print(f"\n(random-order alignment skipped: ZigZag exit {proc.returncode}: {proc.stderr[-300:]})")
+        return
+    ratios: dict[str, list[tuple[float, float]]] = {}
+    for op, z in zip(meta, json.loads(proc.stdout)["results"], strict=True):
+        if "mapping" not in z or not z.get("temporal_ordering_used"):
+            continue
+        c = evaluate_nest(h, op, operand_model(arch, op), translate(h, z["mapping"]))
+        ratios.setdefault(op.name, []).append((float(c.total_cycles[0]) / z["latency_cycles"],
+                                               float(c.energy_pj[0]) / z["energy_pj"]))
+    print(f"\n== Both models on {per_gemm} random loop orders per GEMM (seed 0), ZigZag allocating them: edgesim / ZigZag")
+    print(f"{'op':20s} | {'latency min':>11s} {'median':>7s} {'max':>6s} | {'energy min':>10s} {'median':>7s} {'max':>6s}")
+    every = []
+    for name, rs in ratios.items():
+        lat, en = np.array([r[0] for r in rs]), np.array([r[1] for r in rs])
+        every += rs
+        print(f"{name:20s} | {lat.min():11.3f} {np.median(lat):7.3f} {lat.max():6.3f} | {en.min():10.3f} "
+              f"{np.median(en):7.3f} {en.max():6.3f}")
+    lat, en = np.array([r[0] for r in every]), np.array([r[1] for r in every])
+    print(f"all {len(every)} mappings: latency within 10% on {np.mean(abs(lat - 1) <= TOLERANCE):.0%} "
+          f"(median {np.median(lat):.3f}), energy within 10% on {np.mean(abs(en - 1) <= TOLERANCE):.0%} "
+          f"(median {np.median(en):.3f}); reasons in docs/zigzag-alignment.md")
 
 
 def lower_bound(h: Hierarchy, op: Gemm, om: Any, spatial: tuple[tuple[tuple[str, int], ...], ...]) -> float:

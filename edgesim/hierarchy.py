@@ -33,6 +33,18 @@ class Interconnect(StrEnum):
     BROADCAST = "broadcast"
 
 
+class PortModel(StrEnum):
+    """How a memory's port time is counted.
+
+    bytes: bytes over bandwidth, whatever the operand (a banked or wide memory serving several streams in a cycle);
+    access: every transfer of one operand occupies whole port cycles, ceil(bytes / bandwidth), and streams of
+    different operands never share a cycle (a single-ported SRAM serving one row per cycle; ZigZag's model).
+    """
+
+    BYTES = "bytes"
+    ACCESS = "access"
+
+
 class MemoryKind(StrEnum):
     REGISTER = "register"  # inside a PE (or a PE group): its MAC-facing traffic may use pipeline latches
     BUFFER = "buffer"  # on-chip SRAM
@@ -65,6 +77,7 @@ class Memory:
     read_pj_per_byte: float
     write_pj_per_byte: float
     latency_cycles: int = 0
+    port_model: PortModel = PortModel.BYTES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,7 +34,7 @@ from edgesim.config import schema as s
 from edgesim.config.builtin import HW_CONFIG_DIR, display_path, resolve
 from edgesim.config.yaml_source import LineDict, load_yaml
 from edgesim.errors import ConfigError, Problem
-from edgesim.hierarchy import OPERANDS, ArrayAxis, Hierarchy, Interconnect, Memory, MemoryKind
+from edgesim.hierarchy import OPERANDS, ArrayAxis, Hierarchy, Interconnect, Memory, MemoryKind, PortModel
 from edgesim.units import GIB, KIB
 
 DEFAULT_HW = "edge_npu_16x16"
@@ -113,6 +113,8 @@ MEMORY_SCHEMA: s.Schema = {
     "write_energy_pj_per_byte": s.nonnegative(*_ENERGY),
     "latency_cycles": s.Field(_count(MAX_LATENCY_CYCLES), f"a non-negative integer (cycles, at most {MAX_LATENCY_CYCLES:,})",
                               required=False, default=0),
+    "port_model": s.Field(s.one_of(*PortModel), f"one of {', '.join(PortModel)} (edgesim.hierarchy.PortModel)",
+                          required=False, default="bytes"),
 }
 
 HW_SCHEMA: s.Schema = {
@@ -470,7 +472,7 @@ def _hierarchy(v: dict[str, Any], dram: StorageLevel) -> Hierarchy | None:
                        served_axes=m["served_axes"], read_bytes_per_cycle=m["read_bytes_per_cycle"],
                        write_bytes_per_cycle=m["write_bytes_per_cycle"], shared_port=m["shared_port"],
                        read_pj_per_byte=m["read_energy_pj_per_byte"], write_pj_per_byte=m["write_energy_pj_per_byte"],
-                       latency_cycles=m["latency_cycles"])
+                       latency_cycles=m["latency_cycles"], port_model=PortModel(m["port_model"]))
                 for name, m in v["memories"].items()]
     memories.append(Memory(name=dram.name, kind=MemoryKind.DRAM, operands=OPERANDS, capacity_bytes=dram.capacity_bytes,
                            served_axes=tuple(a.name for a in axes), read_bytes_per_cycle=dram.bandwidth_bytes_per_cycle,

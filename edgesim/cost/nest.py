@@ -29,17 +29,21 @@ Cycles:
   the most loops, the output on ties), each of `fold_overhead` + its iterations (SCALE-Sim's count,
   `edgesim.cost.systolic`);
 - each on-chip memory's port: the bytes per active instance over its bandwidth (a shared port carries reads plus
-  writes; split ports each their own). At a register, the MAC-facing traffic of C and of inputs held across no
-  loop passes through pipeline latches and uses no port (docs/register-file.md);
+  writes; split ports each their own); for a memory with `PortModel.ACCESS`, whole cycles per transfer instead:
+  each stream's transfers x ceil(bytes per transfer per instance / bandwidth), streams never sharing a cycle. At a
+  register, the MAC-facing traffic of C and of inputs held across no loop passes through pipeline latches and uses
+  no port (docs/register-file.md);
 - DRAM: its bytes over its bandwidth; total as in `edgesim.cost.model`: double buffered, DRAM latency + the
   first tile's inputs + max(on-chip + refill stalls, the rest of DRAM); single buffered, the sum plus one latency
   per tile.
 
 Energy (pJ): Σ memories Σ operands (read bytes · read pJ/B + write bytes · write pJ/B) + MACs · pJ/MAC.
-Capacity: Σ of the operands' tile bytes in a memory must fit it. Double buffering (the nest's flag) is ZigZag's
-rule, per memory just below DRAM: it holds two tiles where they fit; where only one fits, each refill must fit in
-the window the tile's top irrelevant loops leave (the last of their iterations frees the tile piece by piece), and
-what does not fit stalls the array: (fills - 1) · max(0, refill cycles - window). (The three-level model instead
+Capacity: Σ of the operands' tile bytes in a memory must fit it. Double buffering (the nest's flag) is decided per
+operand, as ZigZag does at a shared memory: a memory just below DRAM holds a second tile of the operands whose
+copies fit beside every operand's first tile (the subset with the least stall); an operand with one tile must be
+refilled within the window its tile's top irrelevant loops leave (the last of their iterations frees the tile
+piece by piece; ZigZag's rule), and what does not fit stalls the array:
+(fills - 1) · max(0, refill cycles - window). (The three-level model instead
 rejects a double-buffered mapping whose two tiles do not fit.) Padding (a dim's factors covering more than the
 dim) is computed and moved.
 
@@ -54,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edgesim.hierarchy import OPERANDS, Hierarchy, Interconnect, MemoryKind
+from edgesim.hierarchy import OPERANDS, Hierarchy, Interconnect, MemoryKind, PortModel
 from edgesim.loopnest import DIMS, LoopNest, NestSet
 from edgesim.operands import OperandModel
 from edgesim.ops import Gemm
@@ -168,15 +172,30 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     writes = np.zeros((n, J, 3))
     port_reads = np.zeros((n, J))
     port_writes = np.zeros((n, J))
+    # access-granular ports (PortModel.ACCESS): whole cycles per transfer, per instance
+    access = [m.port_model == PortModel.ACCESS for m in h.memories]
+    acc_reads = np.zeros((n, J))
+    acc_writes = np.zeros((n, J))
     need = np.zeros((n, J))
     c_elems = (cover[:, 0] * cover[:, 1]).astype(np.float64)  # padded output elements
     first_in = np.zeros(n)
-    refills: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []
+    refills: list[tuple[int, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     tile_bound = np.full(n, L, dtype=np.int64)
 
     def inst(j: int) -> FloatArray:
         out: FloatArray = np.prod(np.where(served[j], 1, used), axis=1).astype(np.float64)
         return out
+
+    def port(j: int, write: bool, nbytes: FloatArray, events: FloatArray, per: FloatArray | None = None) -> None:
+        """`nbytes` (all instances) through memory j's port in `events` transfers per instance of `per` bytes each
+        (default: the average, nbytes / (events x instances))."""
+        (port_writes if write else port_reads)[:, j] += nbytes
+        if access[j]:
+            m = h.memories[j]
+            bw = m.write_bytes_per_cycle if write and not m.shared_port else m.read_bytes_per_cycle
+            if per is None:
+                per = nbytes / np.maximum(events * inst(j), 1e-300)
+            (acc_writes if write else acc_reads)[:, j] += np.where(events > 0, events * np.ceil(per / bw - 1e-9), 0.0)
 
     for t, name in enumerate(OPERANDS):
         chain = h.chain(name)
@@ -217,7 +236,7 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
                 per_fill = moved * np.where(revisit, 2 * om.psum_bytes, om.c_bytes)
             else:
                 per_fill = moved * elem_bytes(below_dram)
-            refills.append((below_dram, fills[-2], per_fill, top_ir))
+            refills.append((below_dram, fills[-2], per_fill, top_ir, tiles[-2] * elem_bytes(below_dram)))
 
         j0 = chain[0]
         # a broadcast array's MAC input holds its operand across the innermost loops that do not index it (ZigZag's
@@ -229,27 +248,32 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
             reads[:, j0, t] += mac_side * elem_bytes(j0)
             # a register input held across no loop is a pipeline latch: no port
             latch = is_reg & (bounds[0] == 0) if len(chain) > 1 else np.zeros(n, dtype=bool)
-            port_reads[:, j0] += np.where(latch, 0.0, mac_side * elem_bytes(j0))
+            port(j0, False, np.where(latch, 0.0, mac_side * elem_bytes(j0)), mac_steps)
             for i in range(len(chain) - 1):
                 c, p = chain[i], chain[i + 1]
                 w = fills[i] * tiles[i] * inst(c) * elem_bytes(c)
                 r = fills[i] * tiles[i] * np.prod(np.where(served[p] & ~served[c], sp_rel, 1), axis=1) * inst(p)
                 writes[:, c, t] += w
                 reads[:, p, t] += r * elem_bytes(p)
-                port_writes[:, c] += np.where(latch, 0.0, w) if i == 0 else w
-                port_reads[:, p] += r * elem_bytes(p)
+                port(c, True, np.where(latch, 0.0, w) if i == 0 else w, fills[i])
+                port(p, False, r * elem_bytes(p), fills[i])
             below = chain[-2] if len(chain) > 1 else chain[0]
             first_in += tiles[len(chain) - 2] * inst(below) * elem_bytes(below) if len(chain) > 1 else 0.0
         else:
             psum = om.psum_bytes
-            # MAC-facing memory: one update (read + write) per temporal iteration per reduced element
-            writes[:, j0, t] += mac_side * psum
+            # MAC-facing memory: one update (read + write) per temporal iteration per reduced element; straight into DRAM,
+            # each element's last update is at the output width
+            writes[:, j0, t] += mac_side * psum if j0 != J - 1 else (mac_side - c_elems) * psum + c_elems * om.c_bytes
             if is_reg:
                 reads[:, j0, t] += mac_side * psum  # the accumulator; no port
             else:
                 reads[:, j0, t] += (mac_side - c_elems) * psum
-                port_reads[:, j0] += (mac_side - c_elems) * psum
-                port_writes[:, j0] += mac_side * psum
+                # access ports: one transfer per iteration of the updates' union, at the accumulator width; the
+                # first visit of each element is a write only
+                per = mac_side / (mac_steps * inst(j0)) * psum
+                first_events = c_elems / (mac_side / mac_steps)
+                port(j0, False, (mac_side - c_elems) * psum, mac_steps - first_events, per)
+                port(j0, True, mac_side * psum, mac_steps, per)
             for i in range(len(chain) - 1):
                 c, p = chain[i], chain[i + 1]
                 up = fills[i] * tiles[i] * np.prod(np.where(served[p] & ~served[c], sp_rel, 1), axis=1) * inst(p)
@@ -258,13 +282,18 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
                 down_bytes = (up - c_elems) * psum
                 writes[:, p, t] += up_bytes
                 reads[:, p, t] += down_bytes
-                port_writes[:, p] += up_bytes
-                port_reads[:, p] += down_bytes
+                # access ports: each fill of the child moves its tile (union over the parent instance) once up,
+                # and back down unless it is the element's first visit; counted at the accumulator width
+                per_p = up / (fills[i] * inst(p)) * psum
+                down_events = fills[i] - c_elems / (up / fills[i])
+                port(p, True, up_bytes, fills[i], per_p)
+                port(p, False, down_bytes, down_events, per_p)
                 if not (i == 0 and is_reg):  # drains and refills of an accumulator ride the pipeline
                     reads[:, c, t] += up_bytes
                     writes[:, c, t] += down_bytes
-                    port_reads[:, c] += up_bytes
-                    port_writes[:, c] += down_bytes
+                    per_c = tiles[i] * psum
+                    port(c, False, up_bytes, fills[i], per_c)
+                    port(c, True, down_bytes, down_events, per_c)
         if len(chain) > 1:
             tile_bound = np.minimum(tile_bound, bounds[-2])
 
@@ -286,9 +315,14 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     port_reads *= batch
     port_writes *= batch
     port_cycles = np.zeros((n, J))
+    acc_reads *= batch
+    acc_writes *= batch
     for j, m in enumerate(h.memories):
         k = inst(j)
-        if m.shared_port:
+        if access[j]:
+            port_cycles[:, j] = (acc_reads[:, j] + acc_writes[:, j] if m.shared_port
+                                 else np.maximum(acc_reads[:, j], acc_writes[:, j]))
+        elif m.shared_port:
             port_cycles[:, j] = (port_reads[:, j] + port_writes[:, j]) / (m.read_bytes_per_cycle * k)
         else:
             port_cycles[:, j] = np.maximum(port_reads[:, j] / (m.read_bytes_per_cycle * k),
@@ -296,25 +330,38 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     dram = h.memories[-1]
     dram_cycles = port_cycles[:, -1]
     on_chip = np.maximum(compute, port_cycles[:, :-1].max(axis=1) if J > 1 else 0.0)
-    # double buffering: a memory just below DRAM holds two tiles if they fit (else one, and its refills must fit the
-    # window its tile's top irrelevant loops leave: ZigZag's rule, cost_model.py calc_latency)
+    # double buffering, per operand (as ZigZag decides it per operand at a shared memory): a memory just below DRAM
+    # holds a second tile of the operands whose copies fit beside every operand's first tile, the subset with the least
+    # stall; an operand with one tile must be refilled within the window its tile's top irrelevant loops leave
+    # (ZigZag's rule, cost_model.py calc_latency), and what does not fit stalls the array
     capacity = np.array([m.capacity_bytes for m in h.memories])
-    two = np.zeros((n, J), dtype=bool)
-    stall = np.zeros(n)
-    for j in {r[0] for r in refills}:
-        two[:, j] = ns.db & (2 * need[:, j] <= capacity[j])
     per_iter = compute / (batch * T)
-    for j, fills_j, tile_bytes, top_ir in refills:
-        refill = tile_bytes / dram.read_bytes_per_cycle
-        window = per_iter * T / fills_j / top_ir
-        stall += np.where(two[:, j], 0.0, (fills_j - 1) * np.maximum(0.0, refill - window)) * batch
+    extra = np.zeros((n, J))
+    stall = np.zeros(n)
+    for j in sorted({r[0] for r in refills}):
+        mine = [r for r in refills if r[0] == j]
+        stalls = [(fills_j - 1) * np.maximum(0.0, per_fill / dram.read_bytes_per_cycle - per_iter * T / fills_j / top_ir)
+                  for _, fills_j, per_fill, top_ir, _ in mine]
+        best = np.sum(stalls, axis=0)  # nothing doubled (always fits when the nest fits at all)
+        best_extra = np.zeros(n)
+        for mask in range(1, 2 ** len(mine)):
+            chosen = [i for i in range(len(mine)) if mask >> i & 1]
+            add = np.sum([mine[i][4] for i in chosen], axis=0)
+            left = np.sum([stalls[i] for i in range(len(mine)) if i not in chosen], axis=0) if len(chosen) < len(mine) \
+                else np.zeros(n)
+            # least stall, then as many second tiles as fit (a memory that can double-buffer does)
+            ok = ns.db & (need[:, j] + add <= capacity[j]) & ((left < best) | ((left == best) & (add > best_extra)))
+            best = np.where(ok, left, best)
+            best_extra = np.where(ok, add, best_extra)
+        stall += best * batch
+        extra[:, j] = best_extra
     first = np.minimum(first_in / dram.read_bytes_per_cycle, dram_cycles)
     overlap = dram.latency_cycles + first + np.maximum(on_chip + stall, dram_cycles - first)
     tiles_out = _at(sfx, tile_bound).astype(np.float64) * batch
     no_overlap = on_chip + dram_cycles + tiles_out * dram.latency_cycles
     total = np.where(ns.db, overlap, no_overlap)
 
-    need = np.where(two, 2 * need, need)
+    need = need + extra
     feasible = fits_array & np.all(need[:, :-1] <= capacity[:-1], axis=1)
     e_r = np.array([m.read_pj_per_byte for m in h.memories])
     e_w = np.array([m.write_pj_per_byte for m in h.memories])

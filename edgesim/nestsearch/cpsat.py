@@ -27,7 +27,7 @@ from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
-from edgesim.hierarchy import OPERANDS, Interconnect, MemoryKind
+from edgesim.hierarchy import OPERANDS, Interconnect, MemoryKind, PortModel
 from edgesim.loopnest import DIMS, LoopNest, NestSet
 from edgesim.nestsearch.result import NestResult, score
 from edgesim.nestspace import REL, NestSpace
@@ -196,13 +196,45 @@ class NestExactModel:
         stall_ub = 0
         capacity = [mem.capacity_bytes for mem in h.memories]
         need: dict[int, list[Expr]] = {}
-        two: dict[int, cp_model.IntVar] = {}
+        two: dict[tuple[int, int], cp_model.IntVar] = {}
+        doubles: dict[int, list[Expr]] = {}
         dram = h.memories[-1]
         per_iter = om.stretch  # broadcast: cycles per temporal iteration
 
         def add(lst: list[list[Expr]], ubs: list[int], j: int, e: Expr, ub: int) -> None:
             lst[j].append(e)
             ubs[j] += ub
+
+        # access-granular ports (PortModel.ACCESS): whole cycles per transfer, in 1/CYCLE_SCALE cycles per instance
+        access = [mem.port_model == PortModel.ACCESS for mem in h.memories]
+        acc_r: list[list[Expr]] = [[] for _ in range(J)]
+        acc_w: list[list[Expr]] = [[] for _ in range(J)]
+        acc_ub = [[0, 0] for _ in range(J)]
+
+        def port_bw(j: int, write: bool) -> Fraction:
+            mem = h.memories[j]
+            bw = mem.write_bytes_per_cycle if write and not mem.shared_port else mem.read_bytes_per_cycle
+            return Fraction(bw).limit_denominator(10_000)
+
+        def ceil_const(j: int, write: bool, per: int) -> int:
+            """ceil(per / bandwidth) for `per` in 1/BYTE_SCALE bytes."""
+            bw = port_bw(j, write)
+            return -(-(per * bw.denominator) // (BYTE_SCALE * bw.numerator))
+
+        def ceil_var(name: str, j: int, write: bool, x: cp_model.IntVar, k: int) -> cp_model.IntVar:
+            """ceil(x * k / bandwidth), x * k in 1/BYTE_SCALE bytes."""
+            bw = port_bw(j, write)
+            den = BYTE_SCALE * bw.numerator
+            num = self._lin(f"{name}_n", x * (k * bw.denominator) + (den - 1), self.ub[x.name] * k * bw.denominator + den)
+            q = m.new_int_var(0, self.ub[num.name] // den, name)
+            m.add_division_equality(q, num, den)
+            self.ub[name] = self.ub[num.name] // den
+            return q
+
+        def access_cycles(j: int, write: bool, events: Expr, ub: int) -> None:
+            if access[j]:
+                (acc_w if write else acc_r)[j].append(events * (CYCLE_SCALE * batch))
+                acc_ub[j][int(write)] += ub * CYCLE_SCALE * batch
 
         for t, name in enumerate(OPERANDS):
             chain = h.chain(name)
@@ -224,7 +256,10 @@ class NestExactModel:
                     kept = self._product(f"macport_{t}", mac, held, cap=T)
                     add(preads, [0] * J, j0, kept * k, T * k)
                 else:
+                    kept = mac
                     preads[j0].append(mac * k)
+                q0 = ceil_const(j0, False, over(t, served(j0)) * width(t, j0))
+                access_cycles(j0, False, kept * q0, T * q0)
                 for i in range(len(chain) - 1):
                     c, p = chain[i], chain[i + 1]
                     ft = self._product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self._ub_product(fills[t, c], tile[t, c]))
@@ -239,6 +274,14 @@ class NestExactModel:
                     else:
                         pwrites[c].append(ft * kw)
                     preads[p].append(ft * kr)
+                    for j, write, kk in ((c, True, over(t, served(c)) * width(t, c)),
+                                         (p, False, over(t, served(p)) * width(t, p))):
+                        if access[j]:
+                            q = ceil_var(f"q_{t}_{c}_{j}", j, write, tile[t, c], kk)
+                            ev = self._product(f"ev_{t}_{c}_{j}", fills[t, c], q, cap=T * self.ub[q.name])
+                            if j == c and i == 0 and latch is not None:
+                                ev = self._product(f"evh_{t}_{c}", ev, held, cap=self.ub[ev.name])
+                            access_cycles(j, write, ev, self.ub[ev.name])
                 below = chain[-2] if len(chain) > 1 else None
                 if below is not None:
                     kf = inst(below) * over(t, served(below)) * width(t, below) * batch
@@ -252,6 +295,13 @@ class NestExactModel:
                 if not is_reg:
                     preads[j0].append((upd - c_elems) * ps)
                     pwrites[j0].append(upd * ps)
+                    if access[j0]:
+                        union0 = inst(j0) * over(t, served(j0))
+                        first_ev = c_elems // (union0 * batch)
+                        for write in (False, True):
+                            q0 = ceil_const(j0, write, over(t, served(j0)) * ps)
+                            ev0 = (T if write else T - first_ev) * q0
+                            access_cycles(j0, write, ev0, ev0)
                 for i in range(len(chain) - 1):
                     c, p = chain[i], chain[i + 1]
                     ft = self._product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self._ub_product(fills[t, c], tile[t, c]))
@@ -271,11 +321,35 @@ class NestExactModel:
                         add(writes, wub, c, down_bytes, up_ub * psb)
                         preads[c].append(up_bytes)
                         pwrites[c].append(down_bytes)
+                    sides = [(p, over(t, served(p)))] + ([] if i == 0 and is_reg else [(c, over(t, served(c)))])
+                    if any(access[j] for j, _ in sides):
+                        # distinct tiles (first visits): the padded outputs over the elements one fill moves
+                        per_fill = self._lin(f"pf_{t}_{c}", tile[t, c] * (over(t, served(p)) * inst(p)),
+                                             self.ub[tile[t, c].name] * over(t, served(p)) * inst(p))
+                        distinct = m.new_int_var(0, c_elems, f"distinct_{t}_{c}")
+                        pf1 = m.new_int_var(1, max(1, self.ub[per_fill.name]), f"pf1_{t}_{c}")
+                        m.add(pf1 == per_fill)
+                        m.add_division_equality(distinct, c_elems // batch, pf1)
+                        down_ev = self._lin(f"dev_{t}_{c}", fills[t, c] - distinct, T)
+                        for j, kk in sides:
+                            if not access[j]:
+                                continue
+                            for write in (False, True):
+                                q = ceil_var(f"qc_{t}_{c}_{j}_{int(write)}", j, write, tile[t, c], kk * psb)
+                                up_side = (j == p) == write  # the parent writes what goes up, the child reads it
+                                ev_var = fills[t, c] if up_side else down_ev
+                                ev = self._product(f"evc_{t}_{c}_{j}_{int(write)}", ev_var, q,
+                                                   cap=T * self.ub[q.name])
+                                access_cycles(j, write, ev, self.ub[ev.name])
             # refill stalls of a single-buffered memory just below DRAM
             if len(chain) > 1:
                 jb = chain[-2]
-                if jb not in two:
-                    two[jb] = m.new_bool_var(f"two_{jb}")
+                two[t, jb] = m.new_bool_var(f"two_{t}_{jb}")  # a second tile of t in jb (per operand)
+                tw = m.new_int_var(0, 1, f"twoi_{t}")
+                m.add(tw == two[t, jb])
+                self.ub[tw.name] = 1
+                second = self._product(f"second_{t}", tile[t, jb], tw, cap=self.ub[tile[t, jb].name])
+                doubles.setdefault(jb, []).append(second * (over(t, served(jb)) * width(t, jb)))
                 top_b = self._element(f"topb_{t}", self.b[t, jb], topat[t])
                 denom = self._product(f"den_{t}", fills[t, jb], top_b, cap=T * T, lo=1)
                 window = m.new_int_var(0, CYCLE_SCALE * per_iter * T, f"win_{t}")
@@ -307,22 +381,30 @@ class NestExactModel:
                 fm1 = self._lin(f"fm1_{t}", fills[t, jb] - 1, T)
                 st = self._product(f"stall_{t}", fm1, excess, cap=T * self.ub[refill.name])
                 eff = m.new_int_var(0, self.ub[st.name] * batch, f"stalleff_{t}")
-                m.add(eff >= st * batch - (self.ub[st.name] * batch) * two[jb])
+                m.add(eff >= st * batch - (self.ub[st.name] * batch) * two[t, jb])
                 stalls.append(eff)
                 stall_ub += self.ub[st.name] * batch
 
         for j, terms in need.items():
             cap = int(capacity[j] * BYTE_SCALE)
-            m.add(sum(terms) <= cap)
-            if j in two:
-                m.add(2 * sum(terms) <= cap).only_enforce_if(two[j])
+            m.add(cp_model.LinearExpr.sum(terms + doubles.get(j, [])) <= cap)
 
         # cycles
         cyc: list[cp_model.IntVar] = []
         for j, mem in enumerate(h.memories):
             k = inst(j)
             r_ub, w_ub = rub[j] + 1, wub[j] + 1
-            if mem.shared_port:
+            if access[j]:
+                ar = self._lin(f"accr_{j}", cp_model.LinearExpr.sum(acc_r[j]), acc_ub[j][0])
+                aw = self._lin(f"accw_{j}", cp_model.LinearExpr.sum(acc_w[j]), acc_ub[j][1])
+                if mem.shared_port:
+                    cyc.append(self._lin(f"pc_{j}", ar + aw, acc_ub[j][0] + acc_ub[j][1]))
+                else:
+                    v = m.new_int_var(0, max(acc_ub[j]), f"pc_{j}")
+                    m.add_max_equality(v, [ar, aw])
+                    self.ub[v.name] = max(acc_ub[j])
+                    cyc.append(v)
+            elif mem.shared_port:
                 tot = self._lin(f"port_{j}", cp_model.LinearExpr.sum(preads[j] + pwrites[j]), r_ub + w_ub)
                 cyc.append(self._cycles(f"pc_{j}", tot, mem.read_bytes_per_cycle * k))
             else:

@@ -297,6 +297,16 @@ def simulate(arch: ArchSpec, op: Gemm, mapping: Mapping, *, max_events: int = 20
     return result_of(s, total, p, log)
 
 
+def play_tree(tree: Seq, p: Ports, *, max_events: int = 2000) -> SimResult:
+    """Simulate a prebuilt tile tree on ports `p` (what `simulate` does once it has its tree and ports); used by
+    `edgesim.sim.nest_tiles` for loop nests, whose ports come from a `Hierarchy` rather than an `ArchSpec`."""
+    s = State(dram_free=[0.0] * p.channels)
+    log: list[Event] = []
+    _play(tree, 1, s, p, log, [max_events])
+    total = finish(s, p, log)
+    return result_of(s, total, p, log)
+
+
 def result_of(s: State, total: float, p: Ports, log: list[Event]) -> SimResult:
     span = max(total, 1e-12)
     return SimResult(total_cycles=total, compute_cycles=s.compute, stall_cycles=dict(s.stalls),

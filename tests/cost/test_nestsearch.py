@@ -17,7 +17,7 @@ import pytest
 from edgesim.config.hardware import load_arch
 from edgesim.cost.hierarchy import of_arch
 from edgesim.cost.nest import evaluate_nest, evaluate_nests
-from edgesim.hierarchy import OPERANDS, ArrayAxis, Hierarchy, Interconnect, Memory, MemoryKind
+from edgesim.hierarchy import OPERANDS, ArrayAxis, Hierarchy, Interconnect, Memory, MemoryKind, PortModel
 from edgesim.loopnest import DIMS, LoopNest, NestSet
 from edgesim.nestsearch.auto import auto_search
 from edgesim.nestsearch.cpsat import CYCLE_SCALE, NestExactModel, cpsat_search
@@ -31,7 +31,7 @@ TPU = load_arch("edge_tpu_like")
 ZZ_SPATIAL = ((("n", 8),), (("k", 8),), (("m", 4),), (("m", 4),))
 
 
-def small_hierarchy() -> Hierarchy:
+def small_hierarchy(port_model: PortModel = PortModel.BYTES) -> Hierarchy:
     """2 x 2 broadcast array; a per-column B register, a small shared buffer (so that capacity binds), DRAM."""
     both = ("X", "Y")
     return Hierarchy(
@@ -42,7 +42,7 @@ def small_hierarchy() -> Hierarchy:
                    read_pj_per_byte=0.1, write_pj_per_byte=0.1),
             Memory(name="buf", kind=MemoryKind.BUFFER, operands=("A", "B", "C"), capacity_bytes=96,
                    served_axes=both, read_bytes_per_cycle=8, write_bytes_per_cycle=8, shared_port=False,
-                   read_pj_per_byte=1, write_pj_per_byte=2),
+                   read_pj_per_byte=1, write_pj_per_byte=2, port_model=port_model),
             Memory(name="dram", kind=MemoryKind.DRAM, operands=("A", "B", "C"), capacity_bytes=2**30,
                    served_axes=both, read_bytes_per_cycle=2, write_bytes_per_cycle=2, shared_port=True,
                    read_pj_per_byte=50, write_pj_per_byte=60, latency_cycles=3)))
@@ -70,9 +70,10 @@ def brute_force(space: NestSpace, s: int) -> float:
     return float(np.where(c.feasible, c.total_cycles, np.inf).min())
 
 
+@pytest.mark.parametrize("port_model", list(PortModel))
 @pytest.mark.parametrize(("m", "n", "k"), [(8, 4, 8), (4, 8, 4), (16, 2, 4), (6, 4, 9)])
-def test_raw_cpsat_reaches_the_brute_force_optimum(m, n, k):
-    h = small_hierarchy()
+def test_raw_cpsat_reaches_the_brute_force_optimum(m, n, k, port_model):
+    h = small_hierarchy(port_model)
     op = Gemm(name="g", m=m, n=n, k=k)
     om = operand_model(TPU, op)  # 8-bit operands, 16-bit partial sums
     space = NestSpace(h, op, om, (((("n", 2),), (("m", 2),)),), loops_per_dim=3)

@@ -8,7 +8,7 @@ import pytest
 from edgesim.config import hardware
 from edgesim.config.hardware import load_arch
 from edgesim.errors import ConfigError
-from edgesim.hierarchy import Interconnect, MemoryKind
+from edgesim.hierarchy import Interconnect, MemoryKind, PortModel
 from tests.conftest import REPO
 
 BASE = (REPO / "hw_configs" / "edge_npu_16x16.yaml").read_text()  # 16 x 16 PEs, 800 MHz, 12.8 GB/s DRAM
@@ -315,3 +315,13 @@ def test_a_bad_memories_value_does_not_hide_array_problems(write):
             "'interconnect'?") in msg
     assert "array.interconnect: missing required field (expected one of systolic, broadcast)" in msg
     assert len(problems) == 3
+
+
+def test_port_model_defaults_to_bytes_and_is_checked(write):
+    arch = load_arch(str(write("hw.yaml", _text(SECTIONS, ("    kind: register\n", "    kind: register\n    port_model: access\n")))))
+    assert arch.hierarchy is not None
+    models = [m.port_model for m in arch.hierarchy.memories]
+    assert models[0] == PortModel.ACCESS and all(x == PortModel.BYTES for x in models[1:])
+    _, msg, problems = _errors(write, _text(SECTIONS, ("    kind: register\n", "    kind: register\n    port_model: word\n")))
+    assert "memories.rf_w.port_model: expected one of bytes, access (edgesim.hierarchy.PortModel), got 'word'" in msg
+    assert len(problems) == 1
