@@ -171,7 +171,8 @@ def zigzag(python: str, op_list: list[Gemm], arch) -> None:
         print(f"\n== ZigZag failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
         return
     data = json.loads(proc.stdout)
-    print(f"\n== ZigZag {len(cases)} GEMMs on its edge_tpu_like (LOMA temporal search, latency objective); "
+    print(f"\n== ZigZag {len(cases)} GEMMs on its edge_tpu_like (LOMA temporal search, latency objective, the runner's "
+          "default 256-MAC unrolling; benchmarks/zigzag_align.py has the 1024-MAC comparison on a faithful mirror); "
           f"import {data['import_seconds']:.1f} s once per process")
     print(f"  {'op':24s} {'zigzag s':>9s} {'cpsat s':>8s} {'exhaust s':>9s}  {'zigzag cycles':>14s} {'edgesim cycles':>15s}")
     cp = CpSatSearcher(deterministic_limit=3)
@@ -183,8 +184,8 @@ def zigzag(python: str, op_list: list[Gemm], arch) -> None:
             continue
         ours = c.cost.total_cycles if not isinstance(c, Infeasible) else float("nan")
         print(f"  {op.name:24s} {r['seconds']:9.2f} {t_cp:8.2f} {t_ex:9.2f}  {r['latency_cycles']:14,.0f} {ours:15,.0f}")
-    print("  (cycles are each tool's own model on its own accelerator: ZigZag's edge_tpu_like has 1024 MACs and a "
-          "different memory hierarchy, so the cycle columns are not comparable; only the search times are)")
+    print("  (cycles are each tool's own model on its own accelerator: edgesim's column is the three-level default NPU "
+          "(edge_npu_16x16), so the cycle columns are not comparable; only the search times are)")
 
 
 AUTO_SHAPES = [(512, 1024, 1024), (512, 4096, 4096), (2048, 4096, 4096), (2048, 11008, 4096), (4096, 11008, 4096)]

@@ -1,9 +1,9 @@
 """The default scheduler: exhaustive search where the mapspace is small enough, CP-SAT beyond.
 
 Measured (benchmarks/bench_scheduler.py, "auto" section, 2026-11-24; docs/scheduler.md): exhaustive search, with its
-compute-bound pruning, finds the exact optimum faster than CP-SAT up to 321M candidates (2.25 s against 2.35 s;
-the default mapspace never exceeds 400k, 0.01 s). Beyond that CP-SAT as shipped is faster (1.8 - 2.3 s against
-5.0 s at 860M and 9.1 s at 1.7G candidates) and matched the optimum on both measured ops, though there its answer
+compute-bound pruning, finds the exact optimum faster than CP-SAT up to 321M candidates (2.30 s against 2.44 s;
+the default mapspace never exceeds 400k, 0.01 s). Beyond that CP-SAT as shipped is faster (1.9 - 2.2 s against
+5.7 s at 860M and 9.6 s at 1.7G candidates) and matched the optimum on both measured ops, though there its answer
 came from the heuristic and fixed-dataflow candidates it offers: its raw solver found no solution within 3
 deterministic units. `AutoSearcher` counts the mapspace first and picks accordingly.
 """
