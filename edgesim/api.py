@@ -135,7 +135,8 @@ def check_spatial(h: Hierarchy, spatial: Spatial) -> None:
 def schedule_nests(arch: ArchSpec, ops: Sequence[Gemm], *, searcher: str, deterministic_limit: float = 3.0,
                    budget: int | None = None, seed: int = 0, spatial: Spatial | None = None) -> list[NestSchedule]:
     """Each op's loop nest on `of_arch(arch)`, searched by `searcher` (one of `NEST_SEARCHERS`) over the spatial
-    unrolling `spatial` (default: `default_spatials`, every one-dim-per-axis unrolling).
+    unrolling `spatial` (default: `default_spatials`, every one-dim-per-axis unrolling the memories can hold, or all
+    of them if none can).
 
     Budgets: `deterministic_limit` (OR-Tools deterministic time per op: cpsat, and auto's CP-SAT phase); `budget`
     (points for random and auto's random phase, trials for genetic; default `NEST_BUDGETS`); `seed` for all.
@@ -157,7 +158,7 @@ def schedule_nests(arch: ArchSpec, ops: Sequence[Gemm], *, searcher: str, determ
         if reason := supported(om):
             out.append(NestSchedule(op, None, reason))
             continue
-        space = NestSpace(h, op, om, (spatial,) if spatial is not None else tuple(default_spatials(h, op)))
+        space = NestSpace(h, op, om, (spatial,) if spatial is not None else tuple(default_spatials(h, op, om) or default_spatials(h, op)))
         log.info("searching %s's loop nest (%d of %d) with %s", op.name, i + 1, len(ops), searcher)
         try:
             if searcher == "auto":
