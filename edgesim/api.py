@@ -26,6 +26,7 @@ from edgesim.evaluate import run_op
 from edgesim.hierarchy import Hierarchy, Interconnect
 from edgesim.llm.inference import InferenceSettings, run_inference
 from edgesim.llm.model import ModelShape
+from edgesim.llm.rag import RagResult, RagSettings, run_rag
 from edgesim.llm.step import TuningSettings
 from edgesim.llm.trace import Trace, check_against
 from edgesim.llm.tune import run_method
@@ -83,6 +84,13 @@ def infer(arch: ArchSpec, model: ModelShape, settings: InferenceSettings, traces
         if trace is not None:
             check_against(trace, arch)
     return [run_inference(arch, model, settings, trace, engine) for trace in traces]
+
+
+def infer_rag(arch: ArchSpec, model: ModelShape, encoder: ModelShape, settings: InferenceSettings, rag: RagSettings,
+              *, engine: Engine = Engine.ANALYTIC) -> RagResult:
+    """Retrieval-augmented generation with the untuned model: indexing once, then per query the retrieval and the
+    generation with the retrieved chunks in the prompt (`edgesim.llm.rag`)."""
+    return run_rag(arch, model, encoder, settings, rag, engine)
 
 
 def schedule(arch: ArchSpec, ops: Sequence[Gemm], searcher: Searcher) -> list[OpSchedule]:

@@ -70,6 +70,8 @@ class VectorKind(StrEnum):
     ADAM = "adam"
     SGD = "sgd"
     DEQUANT_NF4 = "dequant_nf4"  # NF4 codes and block scales in, `bits`-wide weights out (QLoRA)
+    DOT = "dot"  # dot products against a query held on chip: the stored vectors stream in (RAG similarity search)
+    TOPK = "topk"  # keep the k best of a stream of scores (RAG retrieval)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

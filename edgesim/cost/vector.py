@@ -44,6 +44,8 @@ OPS_PER_ELEMENT: dict[VectorKind, float] = {
     VectorKind.SGD: 2,
     VectorKind.DEQUANT_NF4: 2,  # codebook lookup, scale by the block's absmax (the absmax's own dequantisation:
                                 # once per 64 weights, not counted)
+    VectorKind.DOT: 2,  # multiply by the query's element, accumulate
+    VectorKind.TOPK: 2,  # compare with the k-th best so far; rarely (k of N times), insert: counted as one op
 }
 STREAMS: dict[VectorKind, tuple[int, int]] = {
     VectorKind.SOFTMAX: (1, 1), VectorKind.RMSNORM: (1, 1), VectorKind.LAYERNORM: (1, 1),
@@ -52,6 +54,8 @@ STREAMS: dict[VectorKind, tuple[int, int]] = {
     VectorKind.ADAM: (4, 3),  # reads param, grad, m, v; writes param, m, v
     VectorKind.SGD: (2, 1),
     VectorKind.DEQUANT_NF4: (1, 1),
+    VectorKind.DOT: (1, 0),  # the stored vectors in; the query stays on chip; one score per vector (see TOPK)
+    VectorKind.TOPK: (1, 0),  # the scores in; k indices out (negligible)
 }
 IN_BITS: dict[VectorKind, float] = {VectorKind.DEQUANT_NF4: NF4_BITS_PER_WEIGHT}  # inputs narrower than `bits`
 

@@ -91,7 +91,7 @@ def pass_ops(model: ModelShape, policies: list[LayerPolicy], lora: int, exits: t
     return ops + _heads(model, exits, 1, head_bits, vb)  # logits only for the position being generated
 
 
-def _run(arch: ArchSpec, ops: list[Op], engine: Engine) -> tuple[float, float, float, list[InfeasibleOp]]:
+def run_cost(arch: ArchSpec, ops: list[Op], engine: Engine) -> tuple[float, float, float, list[InfeasibleOp]]:
     """Cycles, energy (pJ) and DRAM bytes of the feasible ops, and the infeasible ones."""
     cycles = energy = dram = 0.0
     infeasible = []
@@ -123,11 +123,11 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
         label = f"edge-llm ({kind}, {len(trace.exit_layers)} voting exits)"
     head_bits = min(st.base_bits, max(p.w_bits for p in policies))
     prefill = pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits, st.vector_bits, streams)
-    pre_c, pre_e, pre_d, infeasible = _run(arch, prefill, engine)
+    pre_c, pre_e, pre_d, infeasible = run_cost(arch, prefill, engine)
     dec_c = dec_e = dec_d = 0.0
     points = [st.prompt + round((i + 0.5) * st.generate / samples) for i in range(samples)]
     for ctx in points:
-        c, e, d, bad = _run(arch, pass_ops(model, policies, lora, exits, 1, ctx, head_bits, st.vector_bits, streams),
+        c, e, d, bad = run_cost(arch, pass_ops(model, policies, lora, exits, 1, ctx, head_bits, st.vector_bits, streams),
                           engine)
         dec_c, dec_e, dec_d = dec_c + c / samples, dec_e + e / samples, dec_d + d / samples
         infeasible += [o for o in bad if o.name not in {x.name for x in infeasible}]
