@@ -26,7 +26,7 @@ from edgesim.evaluate import run_op
 from edgesim.hierarchy import Hierarchy, Interconnect
 from edgesim.llm.inference import InferenceSettings, run_inference
 from edgesim.llm.model import ModelShape
-from edgesim.llm.rag import RagResult, RagSettings, run_rag
+from edgesim.llm.rag import RagIndexing, RagResult, RagSettings, run_index, run_rag
 from edgesim.llm.step import TuningSettings
 from edgesim.llm.trace import Trace, check_against
 from edgesim.llm.tune import run_method
@@ -91,6 +91,11 @@ def infer_rag(arch: ArchSpec, model: ModelShape, encoder: ModelShape, settings: 
     """Retrieval-augmented generation with the untuned model: indexing once, then per query the retrieval and the
     generation with the retrieved chunks in the prompt (`edgesim.llm.rag`)."""
     return run_rag(arch, model, encoder, settings, rag, engine)
+
+
+def index_rag(arch: ArchSpec, encoder: ModelShape, rag: RagSettings, *, engine: Engine = Engine.ANALYTIC) -> RagIndexing:
+    """RAG's adaptation: embedding the corpus once (`edgesim.llm.rag.run_index`)."""
+    return run_index(arch, encoder, rag, engine=engine)
 
 
 def schedule(arch: ArchSpec, ops: Sequence[Gemm], searcher: Searcher) -> list[OpSchedule]:

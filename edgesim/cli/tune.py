@@ -1,8 +1,12 @@
-"""`edgesim tune` (and plain `edgesim`): one tuning step per method, time, energy, traffic and peak memory."""
+"""`edgesim tune` (and plain `edgesim`): one tuning step per method, time, energy, traffic and peak memory; with a corpus
+(`--samples`, `--epochs`) the cost of adapting to all of it, with `--time-budget` how much fits, and `rag` (no tuning:
+the corpus indexed for retrieval) beside the tuning methods."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,12 @@ from edgesim.config.hardware import base_bits, load_arch
 from edgesim.config.models import load_model
 from edgesim.config.traces import default_trace_path, load_trace
 from edgesim.config.workloads import MAX_BATCH
+from edgesim.llm.adaptation import Corpus
 from edgesim.llm.layers import ALL_PROJECTIONS
+from edgesim.llm.rag import IndexKind, RagSettings
 from edgesim.llm.step import RECOMPUTE_CHOICES, TuningSettings, default_seq
 from edgesim.methods import Method
-from edgesim.report import tuning
+from edgesim.report import adaptation, tuning
 from edgesim.results import Engine
 from edgesim.search.cache import DEFAULT_CACHE_DIR
 from edgesim.search.factory import MAPPERS, make_mapper
@@ -36,8 +42,10 @@ def add_parser(sub: Any) -> None:
     tune = sub.add_parser("tune", help="cost one tuning step of an LLM per method: time, energy, peak memory")
     add_hw_args(tune)
     tune.add_argument("--model", default="llama7b", help="a model in workloads/models/ or a model YAML (default llama7b)")
-    tune.add_argument("--method", choices=[m.value for m in Method], default="edge-llm")
-    tune.add_argument("--compare", metavar="M1,M2,...", help="several methods side by side, e.g. full,lora,qlora,partial,edge-llm")
+    tune.add_argument("--method", choices=[*(m.value for m in Method), "rag"], default="edge-llm",
+                      help="a tuning method, or rag: no tuning, the corpus indexed for retrieval instead (its "
+                           "adaptation cost; edgesim infer --method rag costs its queries)")
+    tune.add_argument("--compare", metavar="M1,M2,...", help="several methods side by side, e.g. full,lora,qlora,partial,edge-llm,rag")
     tune.add_argument("--trace", metavar="FILE", help="Edge-LLM trace (JSON, docs/trace-format.md); "
                                                       "default workloads/traces/<model>_edge_llm.json")
     tune.add_argument("--seq", type=int, help="sequence length (default: the trace's, else 512 or the model's max_seq if smaller)")
@@ -75,6 +83,18 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--allow-unfit", action="store_true",
                       help="give ratios against methods whose peak memory exceeds the device's DRAM (default: such a "
                            "method says 'does not fit' instead of a ratio)")
+    data = tune.add_argument_group("adapting to a corpus (edgesim.llm.adaptation)")
+    data.add_argument("--samples", type=int, help="samples in the personal corpus: adds the cost of tuning over all of "
+                                                  "them (and, for rag, the chunks to index)")
+    data.add_argument("--epochs", type=int, default=1, help="passes over the corpus (default 1)")
+    data.add_argument("--time-budget", type=float, metavar="SECONDS",
+                      help="how many steps, samples (and epochs of the corpus) each method fits in this many seconds")
+    rag = tune.add_argument_group("rag indexing (edgesim.llm.rag)")
+    rag.add_argument("--encoder", default="minilm_l6", help="the embedding model (default minilm_l6)")
+    rag.add_argument("--chunk-tokens", type=int, default=128, help="tokens per chunk (default 128)")
+    rag.add_argument("--chunks", type=int, help="chunks to index without --samples (default 10,000)")
+    rag.add_argument("--index", choices=[str(k) for k in IndexKind], default="flat", help="flat or ivf (default flat)")
+    rag.add_argument("--ivf-lists", type=int, default=0, help="ivf: clusters (default round(sqrt(chunks)))")
     add_output_args(tune)
 
 
@@ -84,10 +104,12 @@ def run(args: argparse.Namespace) -> str:
     names = [args.method] if args.compare is None else split_list("--compare", args.compare)
     if not names:
         raise bad("--compare", f"expected comma-separated methods, e.g. lora,edge-llm, got {args.compare!r}")
-    wrong = [m for m in names if m not in {x.value for x in Method}]
+    wrong = [m for m in names if m not in {x.value for x in Method} | {"rag"}]
     if wrong:
-        raise bad("--compare", f"unknown method(s) {', '.join(wrong)}; expected some of {', '.join(m.value for m in Method)}")
-    methods = [Method(m) for m in names]
+        raise bad("--compare", f"unknown method(s) {', '.join(wrong)}; expected some of "
+                               f"{', '.join([*(m.value for m in Method), 'rag'])}")
+    with_rag = "rag" in names
+    methods = [Method(m) for m in names if m != "rag"]
     trace = None
     trace_desc = "none (no edge-llm)"
     if Method.EDGE_LLM in methods:
@@ -115,16 +137,60 @@ def run(args: argparse.Namespace) -> str:
                         base_bits=bits, optimizer=trace.optimizer if trace else "adam")
     engine = Engine(args.engine)
     searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
-    results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher)
+    results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher) if methods else []
     refuse_infeasible(args, arch.name, [(str(r.method), max(c.ops for c, _ in r.steps), r.infeasible_ops)
                                         for r in results])
+    corpus, budget = _corpus(args, seq, batch)
+    adapt_rows = adaptation.rows(results, corpus, budget, batch)
+    rag_row = None
+    if with_rag:
+        encoder = load_model(args.encoder)
+        require_range("--chunk-tokens", args.chunk_tokens, 1, encoder.max_seq, f"{encoder.name}'s max_seq")
+        if corpus is not None and args.chunks is not None:
+            raise bad("--chunks", "with --samples the chunks are the corpus split into --chunk-tokens chunks; give one "
+                                  "of the two")
+        chunks = corpus.chunks(args.chunk_tokens) if corpus is not None else (args.chunks or 10_000)
+        require_positive("--chunks", chunks)
+        if args.ivf_lists < 0:
+            raise bad("--ivf-lists", f"expected 0 (round(sqrt(chunks))) or a positive number of lists, got {args.ivf_lists}")
+        rs = RagSettings(chunks=chunks, chunk_tokens=args.chunk_tokens, top_k=1, index=IndexKind(args.index),
+                         ivf_lists=args.ivf_lists)
+        ix = api.index_rag(arch, encoder, rs, engine=engine)
+        refuse_infeasible(args, arch.name, [("rag indexing", len(ix.infeasible_ops), ix.infeasible_ops)])
+        rag_row = adaptation.rag_row(ix, rs, encoder.name, budget, corpus)
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper, "lora_targets": args.lora_targets,
               "exit_heads": args.exit_heads, "forward": args.forward,
               "recompute": args.recompute}
     unfit = args.allow_unfit
+    extra = corpus is not None or budget is not None or rag_row is not None
     if args.format == "json":
-        return tuning.to_json(arch, header, results, allow_unfit=unfit)
+        out = tuning.to_json(arch, header, results, allow_unfit=unfit)
+        if not extra:
+            return out
+        data = json.loads(out)
+        data["adaptation"] = {"corpus": None if corpus is None else dataclasses.asdict(corpus), "time_budget": budget,
+                              "methods": adapt_rows + ([rag_row] if rag_row is not None else [])}
+        return json.dumps(data, indent=2)
     if args.format == "csv":
+        if with_rag:
+            raise bad("--format csv", "has one row per tuning step; rag has no tuning step (use table or json)")
         return tuning.to_csv(arch, results, allow_unfit=unfit)
-    return tuning.to_table(arch, header, results, per_layer=args.per_layer, allow_unfit=unfit)
+    parts = [tuning.to_table(arch, header, results, per_layer=args.per_layer, allow_unfit=unfit)] if results else \
+        [f"edgesim tune: {model.name} on {arch.name}: rag only (no tuning step)"]
+    if extra:
+        parts.append(adaptation.text(adapt_rows, rag_row, corpus, budget))
+    return "\n\n".join(parts)
+
+
+def _corpus(args: argparse.Namespace, seq: int, batch: int) -> tuple[Corpus | None, float | None]:
+    budget = args.time_budget
+    if budget is not None and not budget > 0:
+        raise bad("--time-budget", f"expected a positive number of seconds, got {budget}")
+    if args.samples is None:
+        if args.epochs != 1:
+            raise bad("--epochs", "counts passes over a corpus: give --samples too")
+        return None, budget
+    require_positive("--samples", args.samples)
+    require_positive("--epochs", args.epochs)
+    return Corpus(samples=args.samples, sample_tokens=seq, epochs=args.epochs, batch=batch), budget

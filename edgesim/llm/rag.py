@@ -144,6 +144,34 @@ class RagResult:
         return self.generation.peak_bytes + self.index_bytes + self.encoder_bytes
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RagIndexing:
+    """RAG's adaptation: embedding the corpus once. Seconds, pJ, bytes."""
+
+    seconds: float
+    energy_pj: float
+    index_bytes: float
+    encoder_bytes: float
+    workspace_bytes: float  # one chunk's activations through the encoder (the largest layer output, x 2)
+    infeasible_ops: tuple[InfeasibleOp, ...]
+
+    @property
+    def peak_bytes(self) -> float:
+        return self.index_bytes + self.encoder_bytes + self.workspace_bytes
+
+
+def run_index(arch: ArchSpec, encoder: ModelShape, rs: RagSettings, vector_bits: int = 16,
+              engine: Engine = Engine.ANALYTIC) -> RagIndexing:
+    """Indexing alone (what `edgesim tune --method rag` reports as RAG's adaptation)."""
+    cycles, energy, _, bad = run_cost(arch, index_ops(encoder, rs, vector_bits), engine)
+    # chunks are embedded one after another: the live activations are one chunk's widest tensor, in and out
+    widest = rs.chunk_tokens * max(encoder.hidden, encoder.intermediate) * bits_to_bytes(vector_bits)
+    attn = encoder.heads * rs.chunk_tokens * rs.chunk_tokens * bits_to_bytes(vector_bits)
+    return RagIndexing(seconds=cycles_to_seconds(cycles, arch.clock_mhz), energy_pj=energy,
+                       index_bytes=index_bytes(encoder, rs), encoder_bytes=encoder_weight_bytes(arch, encoder, rs),
+                       workspace_bytes=float(2 * max(widest, attn)), infeasible_ops=tuple(bad))
+
+
 def run_rag(arch: ArchSpec, model: ModelShape, encoder: ModelShape, st: InferenceSettings, rs: RagSettings,
             engine: Engine = Engine.ANALYTIC) -> RagResult:
     vb = st.vector_bits

@@ -74,3 +74,41 @@ def test_samples_need_both_lora_and_rag(capsys):
     assert main(["infer", "--model", "tiny", "--method", "rag", "--samples", "10", "--encoder", "tiny",
                  "--chunk-tokens", "8", "--prompt", "16", "--generate", "8"]) == 2
     assert "--samples: compares tuning with RAG on a corpus" in capsys.readouterr().err
+
+
+TUNE = ["tune", "--model", "tiny", "--seq", "16", "--encoder", "tiny", "--chunk-tokens", "8", "--no-cache"]
+
+
+def test_tune_rag_indexes_the_corpus(capsys):
+    assert main([*TUNE, "--method", "rag", "--samples", "10", "--time-budget", "1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (rag,) = data["adaptation"]["methods"]
+    assert rag["method"] == "rag" and rag["chunks"] == 20  # 10 samples x 16 tokens / 8 tokens per chunk
+    assert rag["index_bytes"] == 20 * 64  # 8-bit embeddings of the tiny encoder's 64 dims
+    per_chunk = rag["adapt_seconds"] / 20
+    assert rag["within_budget"]["chunks"] == int(1 / per_chunk)
+
+
+def test_tune_over_a_corpus_and_a_budget(capsys):
+    assert main([*TUNE, "--compare", "lora,rag", "--samples", "10", "--epochs", "2", "--time-budget", "0.5",
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    lora = data["adaptation"]["methods"][0]
+    assert lora["method"] == "lora" and lora["steps"] == 20  # 10 samples at batch 1, 2 epochs
+    assert lora["adapt_seconds"] == pytest.approx(20 * lora["step_seconds"])
+    assert lora["step_seconds"] == pytest.approx(data["methods"][0]["seconds"])  # the step the table reports
+    b = lora["within_budget"]
+    assert b["steps"] == int(0.5 / lora["step_seconds"]) and b["samples"] == b["steps"]
+    assert b["epochs_over_corpus"] == pytest.approx(b["steps"] / 10)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--method", "rag", "--format", "csv"], "--format csv: has one row per tuning step; rag has no tuning step"),
+    (["--epochs", "3"], "--epochs: counts passes over a corpus: give --samples too"),
+    (["--method", "rag", "--samples", "10", "--chunks", "5"], "--chunks: with --samples the chunks are the corpus"),
+    (["--time-budget", "0"], "--time-budget: expected a positive number of seconds, got 0.0"),
+    (["--compare", "lora,retrieval"], "unknown method(s) retrieval"),
+])
+def test_tune_adaptation_errors(extra, message, capsys):
+    assert main([*TUNE, *extra]) == 2
+    assert message in capsys.readouterr().err
