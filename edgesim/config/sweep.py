@@ -11,6 +11,9 @@ value and what was expected.
     workloads:
       - {kind: tune, model: llama7b, method: edge-llm, seq: 512}
       - {kind: infer, model: llama7b, prompt: 512, generate: 128}
+      - {kind: tune, model: llama7b, method: lora, seq: 256, samples: 1000, epochs: 2}   # the whole adaptation
+      - {kind: tune, model: llama7b, method: rag, seq: 256, samples: 1000}   # RAG's adaptation: indexing the corpus
+      - {kind: infer, model: llama7b, method: rag, prompt: 128, top_k: 4}   # one RAG query (retrieval + generation)
     objectives: [latency_s, energy_j, area_mm2]
     sampler: {kind: grid}                      # random / latin-hypercube {n, seed}; nsga2 {trials, seed, population}
     mapper: auto                               # as `edgesim tune --mapper`; latency_tolerance as --latency-tolerance
@@ -54,7 +57,7 @@ class WorkloadSpec:
 
     kind: str
     model: str
-    method: str = "edge-llm"  # tune: any Method; infer: lora or edge-llm
+    method: str = "edge-llm"  # tune: any Method or rag (its indexing); infer: lora, edge-llm or rag
     seq: int | None = None  # tune: default the trace's, else 512 (capped at the model's max_seq)
     batch: int | None = None
     base_bits: int | None = None  # vanilla methods: default the MAC's native width at each point
@@ -62,16 +65,33 @@ class WorkloadSpec:
     trace: str | None = None  # default workloads/traces/<model>_edge_llm.json
     prompt: int = 512  # infer
     generate: int = 128  # infer
+    samples: int | None = None  # tune: a corpus of this many samples (of seq tokens): the whole adaptation
+    epochs: int = 1  # tune: passes over the corpus
+    encoder: str = "minilm_l6"  # rag
+    chunk_tokens: int = 128  # rag
+    chunks: int | None = None  # rag: default the corpus split into chunks (tune with samples), else 10,000
+    top_k: int = 4  # rag (infer)
+    index: str = "flat"  # rag: flat or ivf
 
     @property
     def label(self) -> str:
+        corpus = (f" n{self.samples}" + (f"x{self.epochs}" if self.epochs != 1 else "")) if self.samples else ""
         if self.kind == "infer":
             return f"infer {self.model} {self.method} p{self.prompt}+g{self.generate}"
-        return f"tune {self.model} {self.method}" + (f" seq{self.seq}" if self.seq else "")
+        return f"tune {self.model} {self.method}" + (f" seq{self.seq}" if self.seq else "") + corpus
 
     def key(self) -> dict[str, Any]:
-        """Every field that changes the result (for point ids)."""
-        return asdict(self)
+        """Every field that changes the result (for point ids); the fields added for RAG and corpora only when they
+        differ from their defaults, so that the workloads of older specs keep their point ids."""
+        d = asdict(self)
+        for name, default in _ADDED_DEFAULTS.items():
+            if d[name] == default:
+                d.pop(name)
+        return d
+
+
+_ADDED_DEFAULTS: dict[str, Any] = {"samples": None, "epochs": 1, "encoder": "minilm_l6", "chunk_tokens": 128,
+                                   "chunks": None, "top_k": 4, "index": "flat"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +122,7 @@ class SweepSpec:
         d = asdict(self)
         d.pop("source")
         d["hardware"] = Path(self.hardware).name
+        d["workloads"] = [w.key() for w in self.workloads]  # a spec written before RAG's fields stores as it did
         return json.dumps(d, sort_keys=True, default=list)
 
 
@@ -154,24 +175,38 @@ SPEC_SCHEMA: s.Schema = {
 }
 
 _POS = "a positive integer"
+_RAG_FIELDS: dict[str, s.Field] = {
+    "encoder": s.Field(s.string(), "an embedding model in workloads/models/ or a model YAML", required=False,
+                       default="minilm_l6"),
+    "chunk_tokens": s.Field(s.positive_int(), _POS, required=False, default=128),
+    "chunks": s.Field(s.positive_int(), _POS, required=False, default=None),
+    "index": s.Field(s.one_of("flat", "ivf"), "flat or ivf", required=False, default="flat"),
+}
 TUNE_SCHEMA: s.Schema = {
     "kind": s.Field(s.one_of("tune"), "tune"),
     "model": s.Field(s.string(), "a model name in workloads/models/ or a model YAML"),
-    "method": s.Field(s.one_of(*Method), f"one of {', '.join(Method)}", required=False, default="edge-llm"),
+    "method": s.Field(s.one_of(*Method, "rag"), f"one of {', '.join([*Method, 'rag'])}", required=False,
+                      default="edge-llm"),
     "seq": s.Field(s.positive_int(), _POS, required=False, default=None),
     "batch": s.Field(s.positive_int(), _POS, required=False, default=None),
     "base_bits": s.positive(64, "bits", integer=True, required=False),
     "lora_rank": s.Field(s.positive_int(), _POS, required=False, default=8),
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
+    "samples": s.Field(s.positive_int(), _POS + " (corpus samples)", required=False, default=None),
+    "epochs": s.Field(s.positive_int(), _POS, required=False, default=1),
+    **_RAG_FIELDS,
 }
 INFER_SCHEMA: s.Schema = {
     "kind": s.Field(s.one_of("infer"), "infer"),
     "model": s.Field(s.string(), "a model name in workloads/models/ or a model YAML"),
-    "method": s.Field(s.one_of("lora", "edge-llm"), "lora or edge-llm", required=False, default="edge-llm"),
+    "method": s.Field(s.one_of("lora", "edge-llm", "rag"), "lora, edge-llm or rag", required=False,
+                      default="edge-llm"),
     "prompt": s.Field(s.positive_int(), _POS, required=False, default=512),
     "generate": s.Field(s.positive_int(), _POS, required=False, default=128),
     "base_bits": s.positive(64, "bits", integer=True, required=False),
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
+    "top_k": s.Field(s.positive_int(), _POS, required=False, default=4),
+    **_RAG_FIELDS,
 }
 def _nonneg_int_check(v: Any) -> tuple[bool, Any]:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0, v
@@ -277,6 +312,11 @@ def _workloads(raw: list[Any], source: str, base_dir: Path, problems: list[Probl
                 model = load_model(w.model)
                 if w.method == Method.EDGE_LLM:
                     load_trace(w.trace or default_trace_path(w.model), model)
+                if w.method == "rag":
+                    load_model(w.encoder)
+                if w.samples is not None and w.chunks is not None and w.method == "rag":
+                    mine.append(Problem(source=source, path=f"{path}.chunks", line=line, message=(
+                        "with samples the chunks are the corpus split into chunk_tokens chunks; give one of the two")))
             except ConfigError as exc:
                 mine += [Problem(source=source, path=path, line=line, message=f"{p}") for p in exc.problems]
             else:

@@ -150,6 +150,7 @@ class RagIndexing:
 
     seconds: float
     energy_pj: float
+    dram_bytes: float
     index_bytes: float
     encoder_bytes: float
     workspace_bytes: float  # one chunk's activations through the encoder (the largest layer output, x 2)
@@ -163,11 +164,11 @@ class RagIndexing:
 def run_index(arch: ArchSpec, encoder: ModelShape, rs: RagSettings, vector_bits: int = 16,
               engine: Engine = Engine.ANALYTIC) -> RagIndexing:
     """Indexing alone (what `edgesim tune --method rag` reports as RAG's adaptation)."""
-    cycles, energy, _, bad = run_cost(arch, index_ops(encoder, rs, vector_bits), engine)
+    cycles, energy, dram, bad = run_cost(arch, index_ops(encoder, rs, vector_bits), engine)
     # chunks are embedded one after another: the live activations are one chunk's widest tensor, in and out
     widest = rs.chunk_tokens * max(encoder.hidden, encoder.intermediate) * bits_to_bytes(vector_bits)
     attn = encoder.heads * rs.chunk_tokens * rs.chunk_tokens * bits_to_bytes(vector_bits)
-    return RagIndexing(seconds=cycles_to_seconds(cycles, arch.clock_mhz), energy_pj=energy,
+    return RagIndexing(seconds=cycles_to_seconds(cycles, arch.clock_mhz), energy_pj=energy, dram_bytes=dram,
                        index_bytes=index_bytes(encoder, rs), encoder_bytes=encoder_weight_bytes(arch, encoder, rs),
                        workspace_bytes=float(2 * max(widest, attn)), infeasible_ops=tuple(bad))
 

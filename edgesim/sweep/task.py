@@ -30,8 +30,10 @@ from edgesim.config.traces import default_trace_path, load_trace
 from edgesim.cost import model as cost_model
 from edgesim.cost.area import area_breakdown_mm2
 from edgesim.errors import ConfigError
+from edgesim.llm.adaptation import Corpus
 from edgesim.llm.inference import InferenceSettings
 from edgesim.llm.model import ModelShape
+from edgesim.llm.rag import IndexKind, RagIndexing, RagResult, RagSettings
 from edgesim.llm.step import TuningSettings, default_seq
 from edgesim.llm.trace import Trace
 from edgesim.methods import Method
@@ -103,6 +105,37 @@ def _infer_row(arch: ArchSpec, w: WorkloadSpec, r: InferenceResult) -> dict[str,
                        "workspace": r.peak_bytes - r.weight_bytes - r.kv_cache_bytes}}
 
 
+def _rag_row(arch: ArchSpec, w: WorkloadSpec, r: RagResult) -> dict[str, Any]:
+    g = r.generation
+    decode_s = w.generate * g.decode_seconds_per_token
+    phases = {"retrieve": {"seconds": r.retrieve_seconds, "energy_j": r.retrieve_energy_pj / PJ_PER_J},
+              "prefill": {"seconds": g.prefill_seconds, "energy_j": g.prefill_energy_pj / PJ_PER_J},
+              "decode": {"seconds": decode_s, "energy_j": w.generate * g.energy_pj_per_token / PJ_PER_J}}
+    return {"latency_s": r.query_seconds(w.generate), "energy_pj": r.query_energy_pj(w.generate),
+            "peak_memory_bytes": r.peak_bytes, "dram_bytes": g.prefill_dram_bytes + w.generate * g.dram_bytes_per_token,
+            "tokens_per_s": g.tokens_per_second, "fits": r.peak_bytes <= arch.dram.capacity_bytes,
+            "infeasible_ops": len(r.infeasible_ops), "phases": phases,
+            "memory": {"weights": g.weight_bytes, "kv_cache": g.kv_cache_bytes, "index": r.index_bytes,
+                       "encoder": r.encoder_bytes,
+                       "workspace": g.peak_bytes - g.weight_bytes - g.kv_cache_bytes}}
+
+
+def _index_row(arch: ArchSpec, ix: RagIndexing, tokens: int) -> dict[str, Any]:
+    return {"latency_s": ix.seconds, "energy_pj": ix.energy_pj, "peak_memory_bytes": ix.peak_bytes,
+            "dram_bytes": ix.dram_bytes, "tokens_per_s": tokens / ix.seconds if ix.seconds else None,
+            "fits": ix.peak_bytes <= arch.dram.capacity_bytes, "infeasible_ops": len(ix.infeasible_ops),
+            "phases": {"index": {"seconds": ix.seconds, "energy_j": ix.energy_pj / PJ_PER_J}},
+            "memory": {"index": ix.index_bytes, "encoder": ix.encoder_bytes, "workspace": ix.workspace_bytes}}
+
+
+def _scaled(row: dict[str, Any], steps: int) -> dict[str, Any]:
+    """A tuning step's row as the whole adaptation: time, energy and traffic x steps (memory and rates unchanged)."""
+    out = {**row, "latency_s": row["latency_s"] * steps, "energy_pj": row["energy_pj"] * steps,
+           "dram_bytes": row["dram_bytes"] * steps, "steps": steps}
+    out["phases"] = {p: {k: v * steps for k, v in ph.items()} for p, ph in row["phases"].items()}
+    return out
+
+
 def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     arch = _arch(t.hardware, t.overrides)
     w = t.workload
@@ -110,14 +143,24 @@ def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     model, trace = _model_and_trace(w.model, w.trace, w.method == Method.EDGE_LLM)
     if w.kind == "infer":
         inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=bits)
+        if w.method == "rag":
+            rs = RagSettings(chunks=w.chunks or 10_000, chunk_tokens=w.chunk_tokens, top_k=w.top_k,
+                             index=IndexKind(w.index))
+            return arch, _rag_row(arch, w, api.infer_rag(arch, model, load_model(w.encoder), inf, rs))
         return arch, _infer_row(arch, w, api.infer(arch, model, inf, [trace])[0])
     seq = w.seq or default_seq(model, trace.sequence_length if trace else None)
     batch = w.batch or (trace.batch if trace else 1)
+    corpus = Corpus(samples=w.samples, sample_tokens=seq, epochs=w.epochs, batch=batch) if w.samples else None
+    if w.method == "rag":
+        chunks = corpus.chunks(w.chunk_tokens) if corpus is not None else (w.chunks or 10_000)
+        rs = RagSettings(chunks=chunks, chunk_tokens=w.chunk_tokens, top_k=1, index=IndexKind(w.index))
+        return arch, _index_row(arch, api.index_rag(arch, load_model(w.encoder), rs), chunks * w.chunk_tokens)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=bits,
                         optimizer=trace.optimizer if trace else "adam")
     searcher = _searcher(t.mapper, t.cache_dir, t.latency_tolerance)
     r = api.tune(arch, model, [Method(w.method)], st, trace, searcher=searcher)[0]
-    return arch, _tune_row(arch, r, seq * batch)
+    row = _tune_row(arch, r, seq * batch)
+    return arch, row if corpus is None else _scaled(row, corpus.steps)
 
 
 def evaluate_task(t: Task) -> dict[str, Any]:

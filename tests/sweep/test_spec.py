@@ -62,7 +62,7 @@ def test_every_problem_is_reported_at_once_with_its_line(write):
         f"{src}:8: constraints[2]: \"__import__('os').system('true')\": Function '__import__' not defined",
         f"{src}:13: workloads[0]: no_such_model: no such file, and no built-in model of that name",
         f"{src}:14: workloads[1].kind: expected tune or infer, got 'train'",
-        f"{src}:15: workloads[2].method: expected lora or edge-llm, got 'full'",
+        f"{src}:15: workloads[2].method: expected lora, edge-llm or rag, got 'full'",
         f"{src}:16: objectives: expected distinct names from latency_s, energy_j, area_mm2",
         f"{src}:17: sampler.n: missing required field (expected a positive integer)",
     ]
