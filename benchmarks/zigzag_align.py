@@ -88,13 +88,20 @@ def translate(h: Hierarchy, zm: dict[str, Any]) -> LoopNest:
     return LoopNest(spatial=spatial, temporal=temporal, bounds=tuple(bounds), double_buffer=True)
 
 
-def run_zigzag(python: str, ops: list[Gemm]) -> list[dict[str, Any]]:
-    cases = [{"M": op.m, "N": op.n, "K": op.k, "name": op.name, "spatial": "full"} for op in ops]
+def zigzag(python: str, cases: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
+    """ZigZag's results for these cases (zigzag_runner.py in its venv), or why it failed."""
     proc = subprocess.run([python, str(HERE / "zigzag_runner.py")], input=json.dumps(cases), capture_output=True,
                           text=True, check=False)
     if proc.returncode != 0:
-        sys.exit(f"ZigZag failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        return f"ZigZag exit {proc.returncode}: {proc.stderr[-2000:]}"
     out: list[dict[str, Any]] = json.loads(proc.stdout)["results"]
+    return out
+
+
+def run_zigzag(python: str, ops: list[Gemm]) -> list[dict[str, Any]]:
+    out = zigzag(python, [{"M": op.m, "N": op.n, "K": op.k, "name": op.name, "spatial": "full"} for op in ops])
+    if isinstance(out, str):
+        sys.exit(f"ZigZag failed ({out})")
     return out
 
 
@@ -188,15 +195,14 @@ def random_alignment(arch: Any, h: Hierarchy, ops: list[Gemm], per_gemm: int, py
             cases.append({"M": op.m, "N": op.n, "K": op.k, "name": op.name, "spatial": "full",
                           "temporal_ordering": [[ZZ_DIM[d], f] for d, f in ns.nest(0, axes=len(h.axes)).temporal]})
             meta.append(op)
-    proc = subprocess.run([python, str(HERE / "zigzag_runner.py")], input=json.dumps(cases), capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        print(f"\n(random-order alignment skipped: ZigZag exit {proc.returncode}: {proc.stderr[-300:]})")
+    results = zigzag(python, cases)
+    if isinstance(results, str):
+        print(f"\n(random-order alignment skipped: {results[-300:]})")
         return
     ratios: dict[str, list[tuple[float, float]]] = {}
     below: list[bool] = []
     dram = h.memories[-1]
-    for op, z in zip(meta, json.loads(proc.stdout)["results"], strict=True):
+    for op, z in zip(meta, results, strict=True):
         if "mapping" not in z or not z.get("temporal_ordering_used"):
             continue
         c = evaluate_nest(h, op, operand_model(arch, op), translate(h, z["mapping"]))
@@ -295,16 +301,15 @@ def zigzag_check(python: str, winners: list[tuple[Gemm, dict[str, Any], LoopNest
     memories itself and costs them with its own model, so the comparison with LOMA's pick is in ZigZag's terms."""
     cases = [{"M": op.m, "N": op.n, "K": op.k, "name": op.name, "spatial": "full",
               "temporal_ordering": [[ZZ_DIM[d], f] for d, f in nest.temporal]} for op, _, nest, _ in winners]
-    proc = subprocess.run([python, str(HERE / "zigzag_runner.py")], input=json.dumps(cases), capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        print(f"\n(ZigZag check skipped: exit {proc.returncode}: {proc.stderr[-300:]})")
+    results = zigzag(python, cases)
+    if isinstance(results, str):
+        print(f"\n(ZigZag check skipped: {results[-300:]})")
         return
     print("\n== The winning loop orders, costed by ZigZag itself (fixed temporal ordering; ZigZag allocates the loops "
           "to its memories and computes latency with its own model)")
     print(f"{'op':20s} | {'searcher':8s} | {'LOMA (ZigZag cycles)':>20s} | {'winner order (ZigZag cycles)':>28s} | "
           f"{'ratio':>6s} | used")
-    for (op, r, _, who), z in zip(winners, json.loads(proc.stdout)["results"], strict=True):
+    for (op, r, _, who), z in zip(winners, results, strict=True):
         if "error" in z:
             print(f"{op.name:20s} | {who:8s} | ZigZag error: {z['error']}")
             continue

@@ -124,6 +124,3 @@ class Hierarchy:
     def chain(self, operand: str) -> tuple[int, ...]:
         """Indices of the memories holding `operand`, innermost first."""
         return tuple(j for j, m in enumerate(self.memories) if operand in m.operands)
-
-    def axis_index(self, name: str) -> int:
-        return [a.name for a in self.axes].index(name)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edgesim.cost.nest import REL
 from edgesim.hierarchy import OPERANDS, Hierarchy, MemoryKind
 from edgesim.loopnest import DIMS, NestSet
 from edgesim.mapspace import prime_factors
@@ -36,7 +37,6 @@ from edgesim.ops import Gemm
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Spatial = tuple[tuple[tuple[str, int], ...], ...]
-REL = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=bool)  # operand x dim (m, n, k)
 
 
 def split_loops(extent: int, limit: int) -> list[int]:

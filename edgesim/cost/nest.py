@@ -182,9 +182,11 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     refills: list[tuple[int, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     tile_bound = np.full(n, L, dtype=np.int64)
 
+    instances: list[FloatArray] = [np.prod(np.where(served[j], 1, used), axis=1).astype(np.float64) for j in range(J)]
+
     def inst(j: int) -> FloatArray:
-        out: FloatArray = np.prod(np.where(served[j], 1, used), axis=1).astype(np.float64)
-        return out
+        """Active instances of memory j (the PEs used along the axes it does not serve)."""
+        return instances[j]
 
     def port(j: int, write: bool, nbytes: FloatArray, events: FloatArray, per: FloatArray | None = None) -> None:
         """`nbytes` (all instances) through memory j's port in `events` transfers per instance of `per` bytes each
@@ -257,8 +259,8 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
                 reads[:, p, t] += r * elem_bytes(p)
                 port(c, True, np.where(latch, 0.0, w) if i == 0 else w, fills[i])
                 port(p, False, r * elem_bytes(p), fills[i])
-            below = chain[-2] if len(chain) > 1 else chain[0]
-            first_in += tiles[len(chain) - 2] * inst(below) * elem_bytes(below) if len(chain) > 1 else 0.0
+            if below_dram is not None:
+                first_in += tiles[-2] * inst(below_dram) * elem_bytes(below_dram)
         else:
             psum = om.psum_bytes
             # MAC-facing memory: one update (read + write) per temporal iteration per reduced element; straight into DRAM,

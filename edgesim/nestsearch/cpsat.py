@@ -27,28 +27,29 @@ from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
+from edgesim.cost.nest import REL
 from edgesim.hierarchy import OPERANDS, Interconnect, MemoryKind, PortModel
+from edgesim.intmodel import BIG, IntModel
 from edgesim.loopnest import DIMS, LoopNest, NestSet
 from edgesim.nestsearch.result import NestResult, score
-from edgesim.nestspace import REL, NestSpace
+from edgesim.nestspace import NestSpace
 
 BYTE_SCALE = 8
 CYCLE_SCALE = 16
-_BIG = 2**60
 
 Expr = cp_model.LinearExprT
 
 
-class NestExactModel:
+class NestExactModel(IntModel):
     """The model for one spatial choice `s` of `space`; `decode` reads a solution back as a LoopNest."""
 
     def __init__(self, space: NestSpace, s: int):
         h, op, om = space.hierarchy, space.op, space.om
         if h.interconnect != Interconnect.BROADCAST:
             raise ValueError("the exact nest model covers broadcast arrays (systolic ones use the three-level model)")
+        super().__init__(BYTE_SCALE, CYCLE_SCALE)
         self.space, self.s = space, s
-        self.m = m = cp_model.CpModel()
-        self.ub: dict[str, int] = {}
+        m = self.model
         self.loops = loops = space.loops(s)
         L = len(loops)
         spatial = space.spatials[s]
@@ -106,32 +107,30 @@ class NestExactModel:
                 if loops[i] == loops[i2]:
                     m.add(pos[i] < pos[i2])
         fvals = sorted({f for _, f in loops})
-        fac = [self._lin(f"fac_{p}", sum(f * self.x[i][p] for i, (_, f) in enumerate(loops)), max(fvals))
+        fac = [self.lin(f"fac_{p}", sum(f * self.x[i][p] for i, (_, f) in enumerate(loops)), max(fvals))
                for p in range(L)]
         sfx = [self._const("sfx_end", 1)]
         for p in reversed(range(L)):
-            sfx.insert(0, self._product(f"sfx_{p}", fac[p], sfx[0], cap=T))
-        self.rel: list[list[cp_model.IntVar]] = []
+            sfx.insert(0, self.product(f"sfx_{p}", fac[p], sfx[0], cap=T))
         pre: list[list[cp_model.IntVar]] = []
         fillsat: list[list[cp_model.IntVar]] = []
         topat: list[list[cp_model.IntVar]] = []
         for t in range(3):
-            rel_t = [self._lin(f"rel_{t}_{p}", sum(self.x[i][p] for i, (d, _) in enumerate(loops) if REL[t][d]), 1)
+            rel_t = [self.lin(f"rel_{t}_{p}", sum(self.x[i][p] for i, (d, _) in enumerate(loops) if REL[t][d]), 1)
                      for p in range(L)]
             relb = []
             for p in range(L):
                 rb = m.new_bool_var(f"relb_{t}_{p}")
                 m.add(rb == rel_t[p])
                 relb.append(rb)
-            self.rel.append(relb)
             rel_total = 1
             for di, f in loops:
                 rel_total *= f if REL[t][di] else 1
-            g = [self._lin(f"g_{t}_{p}", 1 + sum((f - 1) * self.x[i][p] for i, (d, f) in enumerate(loops) if REL[t][d]),
+            g = [self.lin(f"g_{t}_{p}", 1 + sum((f - 1) * self.x[i][p] for i, (d, f) in enumerate(loops) if REL[t][d]),
                            max(fvals)) for p in range(L)]
             pr = [self._const(f"pre_{t}_0", 1)]
             for p in range(L):
-                pr.append(self._product(f"pre_{t}_{p + 1}", pr[p], g[p], cap=rel_total))
+                pr.append(self.product(f"pre_{t}_{p + 1}", pr[p], g[p], cap=rel_total))
             pre.append(pr)
             nr = [m.new_int_var(L, L, f"nr_{t}_{L}")]
             for p in reversed(range(L)):
@@ -149,7 +148,7 @@ class NestExactModel:
             # top[p]: product of the loops at positions below p above the last indexing loop (1 if p's loop indexes)
             tp = [self._const(f"top_{t}_0", 1)]
             for p in range(L):
-                aux = self._product(f"topx_{t}_{p}", tp[p], fac[p], cap=T)
+                aux = self.product(f"topx_{t}_{p}", tp[p], fac[p], cap=T)
                 v = m.new_int_var(1, T, f"top_{t}_{p + 1}")
                 m.add(v == 1).only_enforce_if(relb[p])
                 m.add(v == aux).only_enforce_if(relb[p].Not())
@@ -225,7 +224,7 @@ class NestExactModel:
             """ceil(x * k / bandwidth), x * k in 1/BYTE_SCALE bytes."""
             bw = port_bw(j, write)
             den = BYTE_SCALE * bw.numerator
-            num = self._lin(f"{name}_n", x * (k * bw.denominator) + (den - 1), self.ub[x.name] * k * bw.denominator + den)
+            num = self.lin(f"{name}_n", x * (k * bw.denominator) + (den - 1), self.ub[x.name] * k * bw.denominator + den)
             q = m.new_int_var(0, self.ub[num.name] // den, name)
             m.add_division_equality(q, num, den)
             self.ub[name] = self.ub[num.name] // den
@@ -253,7 +252,7 @@ class NestExactModel:
                     m.add(self.b[t, j0] >= 1).only_enforce_if(latch.Not())
                     held = m.new_bool_var(f"held_{t}")
                     m.add(held + latch == 1)
-                    kept = self._product(f"macport_{t}", mac, held, cap=T)
+                    kept = self.product(f"macport_{t}", mac, held, cap=T)
                     add(preads, [0] * J, j0, kept * k, T * k)
                 else:
                     kept = mac
@@ -262,14 +261,14 @@ class NestExactModel:
                 access_cycles(j0, False, kept * q0, T * q0)
                 for i in range(len(chain) - 1):
                     c, p = chain[i], chain[i + 1]
-                    ft = self._product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self._ub_product(fills[t, c], tile[t, c]))
+                    ft = self.product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self.ub_product(fills[t, c], tile[t, c]))
                     ub = self.ub[ft.name]
                     kw = inst(c) * over(t, served(c)) * width(t, c) * batch
                     kr = over(t, served(p)) * inst(p) * width(t, p) * batch  # the union of the children's tiles
                     add(writes, wub, c, ft * kw, ub * kw)
                     add(reads, rub, p, ft * kr, ub * kr)
                     if i == 0 and latch is not None:
-                        kept = self._product(f"wport_{t}", ft, held, cap=ub)
+                        kept = self.product(f"wport_{t}", ft, held, cap=ub)
                         pwrites[c].append(kept * kw)
                     else:
                         pwrites[c].append(ft * kw)
@@ -278,9 +277,9 @@ class NestExactModel:
                                          (p, False, over(t, served(p)) * width(t, p))):
                         if access[j]:
                             q = ceil_var(f"q_{t}_{c}_{j}", j, write, tile[t, c], kk)
-                            ev = self._product(f"ev_{t}_{c}_{j}", fills[t, c], q, cap=T * self.ub[q.name])
+                            ev = self.product(f"ev_{t}_{c}_{j}", fills[t, c], q, cap=T * self.ub[q.name])
                             if j == c and i == 0 and latch is not None:
-                                ev = self._product(f"evh_{t}_{c}", ev, held, cap=self.ub[ev.name])
+                                ev = self.product(f"evh_{t}_{c}", ev, held, cap=self.ub[ev.name])
                             access_cycles(j, write, ev, self.ub[ev.name])
                 below = chain[-2] if len(chain) > 1 else None
                 if below is not None:
@@ -304,7 +303,7 @@ class NestExactModel:
                             access_cycles(j0, write, ev0, ev0)
                 for i in range(len(chain) - 1):
                     c, p = chain[i], chain[i + 1]
-                    ft = self._product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self._ub_product(fills[t, c], tile[t, c]))
+                    ft = self.product(f"ft_{t}_{c}", fills[t, c], tile[t, c], cap=self.ub_product(fills[t, c], tile[t, c]))
                     ku = over(t, served(p)) * inst(p) * batch
                     up = ft * ku
                     up_ub = self.ub[ft.name] * ku
@@ -324,13 +323,13 @@ class NestExactModel:
                     sides = [(p, over(t, served(p)))] + ([] if i == 0 and is_reg else [(c, over(t, served(c)))])
                     if any(access[j] for j, _ in sides):
                         # distinct tiles (first visits): the padded outputs over the elements one fill moves
-                        per_fill = self._lin(f"pf_{t}_{c}", tile[t, c] * (over(t, served(p)) * inst(p)),
+                        per_fill = self.lin(f"pf_{t}_{c}", tile[t, c] * (over(t, served(p)) * inst(p)),
                                              self.ub[tile[t, c].name] * over(t, served(p)) * inst(p))
                         distinct = m.new_int_var(0, c_elems, f"distinct_{t}_{c}")
                         pf1 = m.new_int_var(1, max(1, self.ub[per_fill.name]), f"pf1_{t}_{c}")
                         m.add(pf1 == per_fill)
                         m.add_division_equality(distinct, c_elems // batch, pf1)
-                        down_ev = self._lin(f"dev_{t}_{c}", fills[t, c] - distinct, T)
+                        down_ev = self.lin(f"dev_{t}_{c}", fills[t, c] - distinct, T)
                         for j, kk in sides:
                             if not access[j]:
                                 continue
@@ -338,7 +337,7 @@ class NestExactModel:
                                 q = ceil_var(f"qc_{t}_{c}_{j}_{int(write)}", j, write, tile[t, c], kk * psb)
                                 up_side = (j == p) == write  # the parent writes what goes up, the child reads it
                                 ev_var = fills[t, c] if up_side else down_ev
-                                ev = self._product(f"evc_{t}_{c}_{j}_{int(write)}", ev_var, q,
+                                ev = self.product(f"evc_{t}_{c}_{j}_{int(write)}", ev_var, q,
                                                    cap=T * self.ub[q.name])
                                 access_cycles(j, write, ev, self.ub[ev.name])
             # refill stalls of a single-buffered memory just below DRAM
@@ -348,10 +347,10 @@ class NestExactModel:
                 tw = m.new_int_var(0, 1, f"twoi_{t}")
                 m.add(tw == two[t, jb])
                 self.ub[tw.name] = 1
-                second = self._product(f"second_{t}", tile[t, jb], tw, cap=self.ub[tile[t, jb].name])
+                second = self.product(f"second_{t}", tile[t, jb], tw, cap=self.ub[tile[t, jb].name])
                 doubles.setdefault(jb, []).append(second * (over(t, served(jb)) * width(t, jb)))
                 top_b = self._element(f"topb_{t}", self.b[t, jb], topat[t])
-                denom = self._product(f"den_{t}", fills[t, jb], top_b, cap=T * T, lo=1)
+                denom = self.product(f"den_{t}", fills[t, jb], top_b, cap=T * T, lo=1)
                 window = m.new_int_var(0, CYCLE_SCALE * per_iter * T, f"win_{t}")
                 m.add_division_equality(window, CYCLE_SCALE * per_iter * T, denom)
                 # one refill over the DRAM link: the union of the instances' tiles (edgesim.cost.nest)
@@ -359,27 +358,27 @@ class NestExactModel:
                 tub = self.ub[tile[t, jb].name]
                 if t < 2:
                     kb = union * width(t, jb)
-                    tb = self._lin(f"tb_{t}", tile[t, jb] * kb, tub * kb)
+                    tb = self.lin(f"tb_{t}", tile[t, jb] * kb, tub * kb)
                 else:
                     # C leaves as final outputs if its tile completes the reduction, else it also comes back
-                    ftv = self._product(f"ftc_{t}", fills[t, jb], tile[t, jb],
-                                        cap=self._ub_product(fills[t, jb], tile[t, jb]))
+                    ftv = self.product(f"ftc_{t}", fills[t, jb], tile[t, jb],
+                                        cap=self.ub_product(fills[t, jb], tile[t, jb]))
                     rv = m.new_bool_var(f"revisit_{t}")
                     m.add(ftv * (union * batch) >= c_elems + 1).only_enforce_if(rv)
                     m.add(ftv * (union * batch) <= c_elems).only_enforce_if(rv.Not())
                     rvb = m.new_int_var(0, 1, f"rvi_{t}")
                     m.add(rvb == rv)
                     self.ub[rvb.name] = 1
-                    rt = self._product(f"rvtile_{t}", tile[t, jb], rvb, cap=tub)
+                    rt = self.product(f"rvtile_{t}", tile[t, jb], rvb, cap=tub)
                     cw, pw = width(t, jb, final=True), width(t, jb)
-                    tb = self._lin(f"tb_{t}", tile[t, jb] * (union * cw) + rt * (union * (2 * pw - cw)),
+                    tb = self.lin(f"tb_{t}", tile[t, jb] * (union * cw) + rt * (union * (2 * pw - cw)),
                                    tub * union * max(cw, 2 * pw))
-                refill = self._cycles(f"refill_{t}", tb, dram.read_bytes_per_cycle)
+                refill = self.cycles(f"refill_{t}", tb, dram.read_bytes_per_cycle)
                 excess = m.new_int_var(0, self.ub[refill.name], f"excess_{t}")
                 m.add_max_equality(excess, [0, refill - window])
                 self.ub[excess.name] = self.ub[refill.name]
-                fm1 = self._lin(f"fm1_{t}", fills[t, jb] - 1, T)
-                st = self._product(f"stall_{t}", fm1, excess, cap=T * self.ub[refill.name])
+                fm1 = self.lin(f"fm1_{t}", fills[t, jb] - 1, T)
+                st = self.product(f"stall_{t}", fm1, excess, cap=T * self.ub[refill.name])
                 eff = m.new_int_var(0, self.ub[st.name] * batch, f"stalleff_{t}")
                 m.add(eff >= st * batch - (self.ub[st.name] * batch) * two[t, jb])
                 stalls.append(eff)
@@ -395,23 +394,23 @@ class NestExactModel:
             k = inst(j)
             r_ub, w_ub = rub[j] + 1, wub[j] + 1
             if access[j]:
-                ar = self._lin(f"accr_{j}", cp_model.LinearExpr.sum(acc_r[j]), acc_ub[j][0])
-                aw = self._lin(f"accw_{j}", cp_model.LinearExpr.sum(acc_w[j]), acc_ub[j][1])
+                ar = self.lin(f"accr_{j}", cp_model.LinearExpr.sum(acc_r[j]), acc_ub[j][0])
+                aw = self.lin(f"accw_{j}", cp_model.LinearExpr.sum(acc_w[j]), acc_ub[j][1])
                 if mem.shared_port:
-                    cyc.append(self._lin(f"pc_{j}", ar + aw, acc_ub[j][0] + acc_ub[j][1]))
+                    cyc.append(self.lin(f"pc_{j}", ar + aw, acc_ub[j][0] + acc_ub[j][1]))
                 else:
                     v = m.new_int_var(0, max(acc_ub[j]), f"pc_{j}")
                     m.add_max_equality(v, [ar, aw])
                     self.ub[v.name] = max(acc_ub[j])
                     cyc.append(v)
             elif mem.shared_port:
-                tot = self._lin(f"port_{j}", cp_model.LinearExpr.sum(preads[j] + pwrites[j]), r_ub + w_ub)
-                cyc.append(self._cycles(f"pc_{j}", tot, mem.read_bytes_per_cycle * k))
+                tot = self.lin(f"port_{j}", cp_model.LinearExpr.sum(preads[j] + pwrites[j]), r_ub + w_ub)
+                cyc.append(self.cycles(f"pc_{j}", tot, mem.read_bytes_per_cycle * k))
             else:
-                p_r = self._lin(f"portr_{j}", cp_model.LinearExpr.sum(preads[j]), r_ub)
-                p_w = self._lin(f"portw_{j}", cp_model.LinearExpr.sum(pwrites[j]), w_ub)
-                rr = self._cycles(f"pr_{j}", p_r, mem.read_bytes_per_cycle * k)
-                ww = self._cycles(f"pw_{j}", p_w, mem.write_bytes_per_cycle * k)
+                p_r = self.lin(f"portr_{j}", cp_model.LinearExpr.sum(preads[j]), r_ub)
+                p_w = self.lin(f"portw_{j}", cp_model.LinearExpr.sum(pwrites[j]), w_ub)
+                rr = self.cycles(f"pr_{j}", p_r, mem.read_bytes_per_cycle * k)
+                ww = self.cycles(f"pw_{j}", p_w, mem.write_bytes_per_cycle * k)
                 v = m.new_int_var(0, max(self.ub[rr.name], self.ub[ww.name]), f"pc_{j}")
                 m.add_max_equality(v, [rr, ww])
                 self.ub[v.name] = max(self.ub[rr.name], self.ub[ww.name])
@@ -421,59 +420,28 @@ class NestExactModel:
         on_chip = m.new_int_var(0, on_ub, "on_chip")
         m.add_max_equality(on_chip, [compute, *cyc[:-1]])
         dram_c = cyc[-1]
-        fin = self._lin("first_in", sum(first_in), first_ub)
-        load = self._cycles("first_load", fin, dram.read_bytes_per_cycle)
+        fin = self.lin("first_in", sum(first_in), first_ub)
+        load = self.cycles("first_load", fin, dram.read_bytes_per_cycle)
         first = m.new_int_var(0, self.ub[dram_c.name], "first")
         m.add_min_equality(first, [load, dram_c])
-        stall = self._lin("stall", sum(stalls), stall_ub)
+        stall = self.lin("stall", sum(stalls), stall_ub)
         busy = m.new_int_var(0, on_ub + stall_ub + self.ub[dram_c.name], "busy")
         m.add_max_equality(busy, [on_chip + stall, dram_c - first])
-        self.total = m.new_int_var(0, _BIG, "total")
+        self.total = m.new_int_var(0, BIG, "total")
         m.add(self.total == round(dram.latency_cycles * CYCLE_SCALE) + first + busy)
         m.minimize(self.total)
 
     # helpers: non-negative integer variables with tracked upper bounds
     def _const(self, name: str, value: int) -> cp_model.IntVar:
-        v = self.m.new_constant(value)
+        v = self.model.new_constant(value)
         self.ub[v.name] = value
-        return v
-
-    def _lin(self, name: str, expr: Expr, upper: int) -> cp_model.IntVar:
-        if upper >= _BIG:
-            raise OverflowError(f"{name}: bound {upper} does not fit CP-SAT's 60-bit domain limit used here")
-        v = self.m.new_int_var(-_BIG if upper < 0 else min(0, upper), max(0, int(upper)), name)
-        self.m.add(v == expr)
-        self.ub[name] = int(upper)
-        return v
-
-    def _ub_product(self, a: cp_model.IntVar, b: cp_model.IntVar) -> int:
-        return self.ub.get(a.name, 1) * self.ub.get(b.name, 1)
-
-    def _product(self, name: str, a: cp_model.IntVar, b: cp_model.IntVar, cap: int, lo: int = 0) -> cp_model.IntVar:
-        ub = min(cap, self._ub_product(a, b))
-        if ub >= _BIG:
-            raise OverflowError(f"{name}: product bound {ub} does not fit CP-SAT's 60-bit domain limit used here")
-        v = self.m.new_int_var(lo, ub, name)
-        self.m.add_multiplication_equality(v, [a, b])
-        self.ub[name] = ub
         return v
 
     def _element(self, name: str, index: cp_model.IntVar, values: list[cp_model.IntVar]) -> cp_model.IntVar:
         ub = max(self.ub.get(v.name, 1) for v in values)
-        v = self.m.new_int_var(0, ub, name)
-        self.m.add_element(index, values, v)
+        v = self.model.new_int_var(0, ub, name)
+        self.model.add_element(index, values, v)
         self.ub[name] = ub
-        return v
-
-    def _cycles(self, name: str, nbytes: cp_model.IntVar, bytes_per_cycle: float) -> cp_model.IntVar:
-        """floor(bytes / bandwidth) in 1/CYCLE_SCALE cycles, the bandwidth as an exact fraction."""
-        bw = Fraction(bytes_per_cycle).limit_denominator(10_000)
-        num = self._lin(f"{name}_num", nbytes * (CYCLE_SCALE * bw.denominator),
-                        self.ub[nbytes.name] * CYCLE_SCALE * bw.denominator)
-        upper = self.ub[num.name] // (BYTE_SCALE * bw.numerator)
-        v = self.m.new_int_var(0, upper, name)
-        self.m.add_division_equality(v, num, BYTE_SCALE * bw.numerator)
-        self.ub[name] = upper
         return v
 
     def decode(self, value: cp_model.CpSolver | cp_model.CpSolverSolutionCallback) -> LoopNest:
@@ -531,7 +499,7 @@ def cpsat_search(space: NestSpace, *, deterministic_limit: float | None = 10.0, 
         if seconds is not None:
             p.max_time_in_seconds = max(0.0, seconds - (time.perf_counter() - t0)) / (n - s)
         trace = _Trace(em, t0)
-        solver.solve(em.m, trace)
+        solver.solve(em.model, trace)
         for found, nest in trace.log:  # in the order found: offer keeps the improvements and their times
             ns = NestSet.of([nest])
             out.offer(space, ns, score(space, ns), found)

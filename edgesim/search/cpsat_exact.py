@@ -29,14 +29,13 @@ so a term may be up to one unit short). The decoded mapping is always re-scored 
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 from ortools.sat.python import cp_model
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.access import INNER_RELEVANT, TENSOR_DIMS
 from edgesim.cost.tiling import fold_count, k_effective, split
+from edgesim.intmodel import IntModel
 from edgesim.mapping import DATAFLOWS, LOOP_ORDERS, Dataflow
 from edgesim.mapspace import Mapspace
 from edgesim.operands import OperandModel, operand_model
@@ -44,7 +43,6 @@ from edgesim.ops import Gemm
 
 BYTE_SCALE = 256
 CYCLE_SCALE = 16
-_BIG = 2**60  # CP-SAT domains must lie within ±int64max/2
 
 Candidate = tuple[Dataflow, int, int, int, str, bool]
 
@@ -54,13 +52,13 @@ def _q(x: float) -> int:
     return round(x * BYTE_SCALE)
 
 
-class ExactModel:
+class ExactModel(IntModel):
     """The model for one (dataflow, buffering) pair; `decode` reads a solution back as a mapping candidate."""
 
     def __init__(self, arch: ArchSpec, op: Gemm, space: Mapspace, df: Dataflow, double_buffer: bool):
+        super().__init__(BYTE_SCALE, CYCLE_SCALE)
         self.df, self.db = df, double_buffer
-        self.model = m = cp_model.CpModel()
-        self.ub: dict[str, int] = {}  # upper bounds of element and product variables (for products' bounds)
+        m = self.model
         om = operand_model(arch, op)
         self.tiles = {d.name: np.array(d.tiles, dtype=np.int64) for d in space.dims}
         self.index = {d: m.new_int_var(0, len(t) - 1, f"i_{d}") for d, t in self.tiles.items()}
@@ -70,8 +68,8 @@ class ExactModel:
         v = {name: self._element(name, dim, values) for name, (dim, values) in tab.items()}
 
         # compute cycles: batch · X_m · Y_n · Z_k (the factorised systolic formula)
-        mn = self._product("comp_mn", v["comp_m"], v["comp_n"])
-        comp = self._product("comp", mn, v["comp_k"])
+        mn = self.product("comp_mn", v["comp_m"], v["comp_n"])
+        comp = self.product("comp", mn, v["comp_k"])
 
         # which tensors are re-fetched once per iteration of their unindexed DRAM loop
         refetch = []
@@ -94,86 +92,57 @@ class ExactModel:
         c_all = b * op.m * op.n
         psum, c_out = _q(c_all * om.psum_bytes), _q(c_all * om.c_bytes)
         # DRAM: A · (refetch_A ? n trips : 1), B · (refetch_B ? m trips : 1), partial sums spilled (k trips − 1) times
-        da = self._lin("da", a_all + self._product("da_extra", refetch[0], v["a_more"]), a_all + ub["da_extra"])
-        db_ = self._lin("db", b_all + self._product("db_extra", refetch[1], v["b_more"]), b_all + ub["db_extra"])
-        dc_in = self._product("dc_in", refetch[2], v["c_spill"])
-        dram_bytes = self._lin("dram_bytes", da + db_ + 2 * dc_in + c_out,
+        da = self.lin("da", a_all + self.product("da_extra", refetch[0], v["a_more"]), a_all + ub["da_extra"])
+        db_ = self.lin("db", b_all + self.product("db_extra", refetch[1], v["b_more"]), b_all + ub["db_extra"])
+        dc_in = self.product("dc_in", refetch[2], v["c_spill"])
+        dram_bytes = self.lin("dram_bytes", da + db_ + 2 * dc_in + c_out,
                                ub["da"] + ub["db"] + 2 * ub["dc_in"] + c_out)
-        glb_bytes = self._lin("glb_bytes", v["glb_a"] + v["glb_b"] + 2 * v["ps_acc"] - psum + 2 * dc_in + c_out + da + db_,
+        glb_bytes = self.lin("glb_bytes", v["glb_a"] + v["glb_b"] + 2 * v["ps_acc"] - psum + 2 * dc_in + c_out + da + db_,
                               ub["glb_a"] + ub["glb_b"] + 2 * ub["ps_acc"] + 2 * ub["dc_in"] + c_out + ub["da"] + ub["db"])
         macs = b * op.m * op.n * op.k * om.k_kept
         if df == Dataflow.WS:  # the stationary operand's register reads (one per MAC) and writes (one per load)
-            port_bytes = self._lin("port_bytes", _q(macs * om.b_bytes) + v["glb_b"], _q(macs * om.b_bytes) + ub["glb_b"])
+            port_bytes = self.lin("port_bytes", _q(macs * om.b_bytes) + v["glb_b"], _q(macs * om.b_bytes) + ub["glb_b"])
         elif df == Dataflow.IS:
-            port_bytes = self._lin("port_bytes", _q(macs * om.a_bytes) + v["glb_a"], _q(macs * om.a_bytes) + ub["glb_a"])
+            port_bytes = self.lin("port_bytes", _q(macs * om.a_bytes) + v["glb_a"], _q(macs * om.a_bytes) + ub["glb_a"])
         else:
-            port_bytes = self._lin("port_bytes", 0, 0)
+            port_bytes = self.lin("port_bytes", 0, 0)
         glb, rf, dram = arch.global_buffer, arch.registers, arch.dram
-        dram_c = self._cycles("dram_c", dram_bytes, dram.bandwidth_bytes_per_cycle)
-        glb_c = self._cycles("glb_c", glb_bytes, glb.bandwidth_bytes_per_cycle)
-        rf_c = self._cycles("rf_c", port_bytes, rf.bandwidth_bytes_per_cycle * rf.instances)
-        comp_c = self._lin("comp_c", comp * (b * CYCLE_SCALE), ub["comp"] * b * CYCLE_SCALE)
+        dram_c = self.cycles("dram_c", dram_bytes, dram.bandwidth_bytes_per_cycle)
+        glb_c = self.cycles("glb_c", glb_bytes, glb.bandwidth_bytes_per_cycle)
+        rf_c = self.cycles("rf_c", port_bytes, rf.bandwidth_bytes_per_cycle * rf.instances)
+        comp_c = self.lin("comp_c", comp * (b * CYCLE_SCALE), ub["comp"] * b * CYCLE_SCALE)
         on_chip = self.model.new_int_var(0, max(ub["comp_c"], ub["glb_c"], ub["rf_c"]), "on_chip")
         m.add_max_equality(on_chip, [comp_c, glb_c, rf_c])
         ub["on_chip"] = max(ub["comp_c"], ub["glb_c"], ub["rf_c"])
 
         # the global buffer holds the A tile, the stored B tile and the partial-sum tile (twice, double buffered)
-        mk = self._product("tile_mk", v["tm"], v["tk"])
-        kn = self._product("tile_kn", v["tk"], v["tn"])
-        mn_t = self._product("tile_mn", v["tm"], v["tn"])
+        mk = self.product("tile_mk", v["tm"], v["tk"])
+        kn = self.product("tile_kn", v["tk"], v["tn"])
+        mn_t = self.product("tile_mn", v["tm"], v["tn"])
         b_per_elem = om.b_stored_bytes / (op.k * op.n)
-        tile_in = self._lin("tile_in", _q(om.a_bytes) * mk + _q(b_per_elem) * kn,
+        tile_in = self.lin("tile_in", _q(om.a_bytes) * mk + _q(b_per_elem) * kn,
                             _q(om.a_bytes) * ub["tile_mk"] + _q(b_per_elem) * ub["tile_kn"])
         need = (tile_in + _q(om.psum_bytes) * mn_t) * (2 if double_buffer else 1)
         m.add(need <= int(glb.capacity_bytes * BYTE_SCALE))
 
         lat = round(dram.latency_cycles * CYCLE_SCALE)
         if double_buffer:
-            load = self._cycles("first_load", tile_in, dram.bandwidth_bytes_per_cycle)
+            load = self.cycles("first_load", tile_in, dram.bandwidth_bytes_per_cycle)
             first = self.model.new_int_var(0, ub["dram_c"], "first")
             m.add_min_equality(first, [load, dram_c])
             busy = self.model.new_int_var(0, max(ub["on_chip"], ub["dram_c"]), "busy")
             m.add_max_equality(busy, [on_chip, dram_c - first])
-            total = self._lin("total", lat + first + busy, lat + ub["dram_c"] + max(ub["on_chip"], ub["dram_c"]))
+            total = self.lin("total", lat + first + busy, lat + ub["dram_c"] + max(ub["on_chip"], ub["dram_c"]))
         else:
-            trips = self._product("trips", self._product("trips_mn", v["nm"], v["nn"]), v["nk"])
-            total = self._lin("total", on_chip + dram_c + trips * (b * lat),
+            trips = self.product("trips", self.product("trips_mn", v["nm"], v["nn"]), v["nk"])
+            total = self.lin("total", on_chip + dram_c + trips * (b * lat),
                               ub["on_chip"] + ub["dram_c"] + ub["trips"] * b * lat)
         m.minimize(total)
-
-    def _lin(self, name: str, expr: cp_model.LinearExprT, upper: int) -> cp_model.IntVar:
-        """A variable equal to a non-negative linear expression whose upper bound is `upper`."""
-        if upper >= _BIG:
-            raise OverflowError(f"{name}: bound {upper} does not fit CP-SAT's 60-bit domain limit used here")
-        out = self.model.new_int_var(0, int(upper), name)
-        self.model.add(out == expr)
-        self.ub[name] = int(upper)
-        return out
 
     def _element(self, name: str, dim: str, values: list[int]) -> cp_model.IntVar:
         out = self.model.new_int_var(min(values), max(values), name)
         self.model.add_element(self.index[dim], values, out)
         self.ub[name] = max(values)
-        return out
-
-    def _product(self, name: str, a: cp_model.IntVar, b: cp_model.IntVar) -> cp_model.IntVar:
-        ub = self.ub.get(a.name, 1) * self.ub.get(b.name, 1)  # booleans: 1
-        if ub >= _BIG:
-            raise OverflowError(f"{name}: product bound {ub} does not fit CP-SAT's 60-bit domain limit used here")
-        out = self.model.new_int_var(0, ub, name)
-        self.model.add_multiplication_equality(out, [a, b])
-        self.ub[name] = ub
-        return out
-
-    def _cycles(self, name: str, nbytes: cp_model.IntVar, bytes_per_cycle: float) -> cp_model.IntVar:
-        """floor(bytes / bandwidth) in 1/CYCLE_SCALE cycles, the bandwidth as an exact fraction."""
-        bw = Fraction(bytes_per_cycle).limit_denominator(10_000)
-        num = self._lin(f"{name}_num", nbytes * (CYCLE_SCALE * bw.denominator),
-                        self.ub[nbytes.name] * CYCLE_SCALE * bw.denominator)
-        upper = self.ub[num.name] // (BYTE_SCALE * bw.numerator)
-        out = self.model.new_int_var(0, upper, name)
-        self.model.add_division_equality(out, num, BYTE_SCALE * bw.numerator)
-        self.ub[name] = upper
         return out
 
     def decode(self, solver: cp_model.CpSolver) -> Candidate:

@@ -83,7 +83,7 @@ def test_raw_cpsat_reaches_the_brute_force_optimum(m, n, k, port_model):
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_deterministic_time = 30.0
-    assert solver.solve(em.m) == cp_model.OPTIMAL
+    assert solver.solve(em.model) == cp_model.OPTIMAL
     nest = em.decode(solver)
     got = evaluate_nest(h, op, om, nest)
     assert got.feasible[0]
