@@ -77,11 +77,10 @@ def test_rag_prefills_the_retrieved_chunks_and_keeps_their_kv_cache():
     plain = run_inference(ARCH, TINY, st, None)
     assert plain.kv_cache_bytes == 2 * 4 * (16 + 8) * 32  # 6,144 B without retrieval
     assert r.generation.prefill_seconds > plain.prefill_seconds
-    # a query's cost is its retrieval plus the generation; the index and encoder add to the peak memory
-    assert r.query_seconds(8) == pytest.approx(r.retrieve_seconds + r.generation.prefill_seconds
-                                               + 8 * r.generation.decode_seconds_per_token)
     assert r.index_bytes == 50 * 64 * 1  # 8-bit embeddings of 64 dims
-    assert r.peak_bytes == r.generation.peak_bytes + r.index_bytes + r.encoder_bytes
+    # the tiny encoder's weights at 8 bits, per layer: q 64*64 + k 64*32 + v 64*32 + o 64*64 + gate, up 64*172 each
+    # + down 172*64 = 45,312 B; 4 layers = 181,248 B; plus the 256 x 64 embedding table = 197,632 B
+    assert r.encoder_bytes == 197_632
     assert r.retrieve_seconds > 0 and r.index_seconds > r.retrieve_seconds  # 50 chunks of 8 vs one query of 8
 
 
