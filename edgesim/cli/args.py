@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from edgesim.arch import ArchSpec
+from edgesim.config.hardware import width_problem
 from edgesim.config.models import load_model
 from edgesim.errors import ConfigError, InfeasibleWork, Problem
 from edgesim.llm.model import ModelShape
-from edgesim.llm.step import default_seq
+from edgesim.llm.step import compression_problem, default_seq
 from edgesim.results import Engine
 
 
@@ -73,3 +75,29 @@ def add_output_args(p: argparse.ArgumentParser, formats: tuple[str, ...] = ("tab
 def split_list(flag: str, text: str) -> list[str]:
     """A comma-separated list; empty items are dropped."""
     return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def add_compression_args(p: argparse.ArgumentParser, methods: str) -> None:
+    """--weight-bits and --weight-sparsity: uniform compression of the frozen base weights of `methods`."""
+    p.add_argument("--weight-bits", type=int, metavar="N",
+                   help=f"{methods}: the frozen base weights at N bits (activations stay at --base-bits; default: "
+                        "--base-bits)")
+    p.add_argument("--weight-sparsity", type=float, default=0.0, metavar="FRACTION",
+                   help=f"{methods}: unstructured sparsity of the frozen base weights, in [0, 1) (default 0)")
+
+
+def compression(args: argparse.Namespace, arch: ArchSpec, methods: Sequence[str]) -> tuple[int | None, float]:
+    """The checked --weight-bits and --weight-sparsity: a width the MAC runs, a fraction in [0, 1), and only with
+    methods that keep a frozen base (not full, qlora or edge-llm)."""
+    bits, sparsity = args.weight_bits, args.weight_sparsity
+    if bits is None and sparsity == 0:
+        return None, 0.0
+    if not 0 <= sparsity < 1:
+        raise bad("--weight-sparsity", f"expected a fraction in [0, 1), got {sparsity}")
+    if bits is not None and (p := width_problem(arch, bits, source="--weight-bits")) is not None:
+        raise ConfigError(p)
+    flag = "--weight-bits" if bits is not None else "--weight-sparsity"
+    for m in methods:
+        if (why := compression_problem(m, bits, sparsity)) is not None:
+            raise bad(flag, f"cannot apply to {m}: {why}; compare it separately")
+    return bits, sparsity

@@ -8,10 +8,12 @@ from typing import Any
 
 from edgesim import api
 from edgesim.cli.args import (
+    add_compression_args,
     add_engine_arg,
     add_hw_args,
     add_infeasible_arg,
     bad,
+    compression,
     refuse_infeasible,
     require_positive,
     require_range,
@@ -46,6 +48,7 @@ def add_parser(sub: Any) -> None:
                                                    "if smaller)")
     inf.add_argument("--base-bits", type=int, help="bits of vanilla LoRA's merged weights and activations (default: the "
                                                    "MAC's native width)")
+    add_compression_args(inf, "lora and rag")
     inf.add_argument("--voting-streams", type=int, choices=[1, 2], default=1,
                      help="edge-llm: 1 runs the adapted stream only (the paper); 2 also runs the frozen backbone "
                           "beside it in every layer, with its own KV cache (the authors' released code)")
@@ -89,8 +92,9 @@ def run(args: argparse.Namespace) -> str:
         require_positive("--base-bits", args.base_bits)
     require_range("--prompt plus --generate", args.prompt + args.generate, 2, model.max_seq, f"{model.name}'s max_seq")
     bits = base_bits(arch, args.base_bits, used="lora" in methods or "rag" in methods, source="--base-bits")
+    weight_bits, weight_sparsity = compression(args, arch, methods)
     st = InferenceSettings(prompt=args.prompt, generate=args.generate, base_bits=bits,
-                           voting_streams=args.voting_streams)
+                           voting_streams=args.voting_streams, weight_bits=weight_bits, weight_sparsity=weight_sparsity)
     traces: list[Trace | None] = [load_trace(args.trace or str(default_trace_path(args.model)), model)
                                   if m == "edge-llm" else None for m in methods if m != "rag"]
     results = api.infer(arch, model, st, traces, engine=Engine(args.engine))
@@ -106,7 +110,8 @@ def run(args: argparse.Namespace) -> str:
     adapt = None
     if corpus is not None and rag is not None:
         tuned = api.tune(arch, model, [Method.LORA], TuningSettings(seq=corpus.sample_tokens, batch=corpus.batch,
-                                                                    base_bits=bits), None,
+                                                                    base_bits=bits, weight_bits=weight_bits,
+                                                                    weight_sparsity=weight_sparsity), None,
                          engine=Engine(args.engine), searcher=HeuristicSearcher())[0]
         refuse_infeasible(args, arch.name, [("lora tuning step", max(c.ops for c, _ in tuned.steps),
                                              tuned.infeasible_ops)])

@@ -12,11 +12,13 @@ from typing import Any
 
 from edgesim import api
 from edgesim.cli.args import (
+    add_compression_args,
     add_engine_arg,
     add_hw_args,
     add_infeasible_arg,
     add_output_args,
     bad,
+    compression,
     refuse_infeasible,
     require_positive,
     require_range,
@@ -68,6 +70,7 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--partial-layers", type=int, default=8, help="layers trained by 'partial' (default 8)")
     tune.add_argument("--base-bits", type=int, help="weight/activation bits of the vanilla methods (default: the MAC's "
                                                     "native width, e.g. int8 LoRA on an int8 NPU)")
+    add_compression_args(tune, "lora and partial's frozen layers")
     add_engine_arg(tune)
     tune.add_argument("--mapper", choices=MAPPERS, default="auto",
                       help="how GEMMs are mapped: the scheduler (auto = exhaustive where the mapspace has <= 300M points, "
@@ -129,12 +132,14 @@ def run(args: argparse.Namespace) -> str:
     bits = base_bits(arch, args.base_bits, used=any(m != Method.EDGE_LLM for m in methods), source="--base-bits")
     if not 0 <= args.latency_tolerance < 1:
         raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
+    weight_bits, weight_sparsity = compression(args, arch, [str(m) for m in methods])
     targets = ("q_proj", "v_proj") if args.lora_targets == "q,v" else (ALL_PROJECTIONS,)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, lora_targets=targets,
                         train_exit_heads=args.exit_heads == "trainable", full_forward=args.forward == "full",
                         recompute=args.recompute,
                         partial_layers=args.partial_layers,
-                        base_bits=bits, optimizer=trace.optimizer if trace else "adam")
+                        base_bits=bits, optimizer=trace.optimizer if trace else "adam", weight_bits=weight_bits,
+                        weight_sparsity=weight_sparsity)
     engine = Engine(args.engine)
     searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
     results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher) if methods else []
@@ -161,7 +166,7 @@ def run(args: argparse.Namespace) -> str:
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper, "lora_targets": args.lora_targets,
               "exit_heads": args.exit_heads, "forward": args.forward,
-              "recompute": args.recompute}
+              "recompute": args.recompute, "weight_bits": weight_bits, "weight_sparsity": weight_sparsity}
     unfit = args.allow_unfit
     extra = corpus is not None or budget is not None or rag_row is not None
     if args.format == "json":

@@ -28,7 +28,7 @@ from edgesim.errors import Infeasible
 from edgesim.evaluate import run_op
 from edgesim.llm.layers import LayerSettings, decoder_layer_forward
 from edgesim.llm.model import ModelShape
-from edgesim.llm.trace import LayerPolicy, Trace
+from edgesim.llm.trace import LayerPolicy, Trace, uniform_policy
 from edgesim.operands import operand_model
 from edgesim.ops import Gemm, Op, VectorKind, VectorOp
 from edgesim.results import Engine, InfeasibleOp, InferenceResult
@@ -43,6 +43,9 @@ class InferenceSettings:
     vector_bits: int = 16
     lora_rank: int = 8
     voting_streams: int = 1  # edge-llm: 2 runs the backbone and the adapted stream side by side (released code)
+    # uniform compression of the base weights when no trace is given (as TuningSettings'); the head stays at base_bits
+    weight_bits: int | None = None
+    weight_sparsity: float = 0.0
 
 
 def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str) -> list[Op]:
@@ -114,14 +117,14 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
         raise ValueError(f"voting_streams must be 1 or 2, got {st.voting_streams}")
     streams = 1
     if trace is None:
-        pol = LayerPolicy(w_bits=st.base_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
+        pol = uniform_policy(st.base_bits, st.weight_bits, st.weight_sparsity)
         policies, lora, exits, label = [pol] * model.layers, 0, (model.layers - 1,), "lora (merged, one exit)"
     else:
         policies, lora = list(trace.policies), st.lora_rank
         exits, streams = trace.exit_layers, st.voting_streams
         kind = "backbone + adapted streams" if streams == 2 else "adapter stream"
         label = f"edge-llm ({kind}, {len(trace.exit_layers)} voting exits)"
-    head_bits = min(st.base_bits, max(p.w_bits for p in policies))
+    head_bits = st.base_bits if trace is None else min(st.base_bits, max(p.w_bits for p in policies))
     prefill = pass_ops(model, policies, lora, exits, st.prompt, st.prompt, head_bits, st.vector_bits, streams)
     pre_c, pre_e, pre_d, infeasible = run_cost(arch, prefill, engine)
     dec_c = dec_e = dec_d = 0.0

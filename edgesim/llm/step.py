@@ -37,7 +37,7 @@ from edgesim.arch import ArchSpec
 from edgesim.cost.vector import NF4_BITS_PER_WEIGHT
 from edgesim.llm.layers import FwdNode, LayerSettings, decoder_layer_nodes, output_bytes
 from edgesim.llm.model import ModelShape
-from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy
+from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy, uniform_policy
 from edgesim.methods import Method, Phase
 from edgesim.operands import operand_model
 from edgesim.ops import Gemm, Op, VectorKind, VectorOp
@@ -61,6 +61,11 @@ class TuningSettings:
     full_forward: bool = False  # edge-llm: the training forward runs every layer (the released code), not up to the exit
     train_exit_heads: bool = False  # edge-llm: the exit head is trained too (the authors' released code), not frozen
     recompute: str = "none"  # none, attention (scores and softmax re-run in the backward) or full (whole layers)
+    # uniform compression of the frozen base weights (lora, partial's frozen layers): their width (None: base_bits,
+    # activations stay at base_bits) and unstructured sparsity. Full tuning trains every weight, QLoRA's are NF4 and
+    # edge-llm's come from its trace, so those refuse it (`compression_problem`).
+    weight_bits: int | None = None
+    weight_sparsity: float = 0.0
 
 
 RECOMPUTE_CHOICES = ("none", "attention", "full")
@@ -94,12 +99,28 @@ class TuningStep:
     inputs: dict[str, float] = field(default_factory=dict)  # tensors that exist before the first op
 
 
-def _policy(method: Method, st: TuningSettings, traced: LayerPolicy | None) -> LayerPolicy:
-    """The trace's policy when one is given (any method: e.g. LoRA on a LUC-compressed model), else uniform."""
+def compression_problem(method: Method | str, weight_bits: int | None, weight_sparsity: float) -> str | None:
+    """Why uniform base-weight compression cannot apply to `method` (None: it can)."""
+    if weight_bits is None and weight_sparsity == 0:
+        return None
+    if not 0 <= weight_sparsity < 1:
+        return f"weight sparsity must be in [0, 1), got {weight_sparsity}"
+    reasons = {Method.FULL: "full tuning trains every weight, so there is no frozen base to compress",
+               Method.QLORA: "qlora's base weights are NF4 blocks (its own compression)",
+               Method.EDGE_LLM: "edge-llm's compression is its trace's per-layer policy"}
+    return reasons.get(Method(method)) if method in {m.value for m in Method} else None
+
+
+def _policy(method: Method, st: TuningSettings, traced: LayerPolicy | None, trained: bool = False) -> LayerPolicy:
+    """The trace's policy when one is given (any method: e.g. LoRA on a LUC-compressed model), else uniform: the
+    settings' base-weight compression on frozen layers, none on layers whose weights are trained."""
     if traced is not None:
         return traced
-    w = st.qlora_compute_bits if method == Method.QLORA else st.base_bits
-    return LayerPolicy(w_bits=w, a_bits=st.base_bits, kv_bits=st.base_bits)
+    if method == Method.QLORA:
+        return LayerPolicy(w_bits=st.qlora_compute_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
+    if trained:
+        return LayerPolicy(w_bits=st.base_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
+    return uniform_policy(st.base_bits, st.weight_bits, st.weight_sparsity)
 
 
 def _category(node: FwdNode) -> str:
@@ -204,6 +225,8 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     `policies` (per layer) compress the base weights of any method; edge-llm requires them and `phase`.
     """
     L = model.layers
+    if (why := compression_problem(method, st.weight_bits, st.weight_sparsity)) is not None:
+        raise ValueError(why)
     if method == Method.EDGE_LLM:
         if policies is None or phase is None:
             raise ValueError("edge-llm needs per-layer policies and the active phase (from a trace)")
@@ -213,7 +236,7 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
         # layer between it and the window (activation gradients only beyond the window, which trains nothing there)
     else:
         n_fwd, exit_layer = L, L - 1
-        train = range(L - st.partial_layers, L) if method == Method.PARTIAL else range(L)
+        train = range(max(0, L - st.partial_layers), L) if method == Method.PARTIAL else range(L)
         back = train
     adapters = method in (Method.LORA, Method.QLORA, Method.EDGE_LLM)
     b = _StepBuilder(st)
@@ -223,7 +246,7 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     weights = float(model.vocab * h * bits_to_bytes(st.base_bits))  # embedding table
     trainable = 0
     for layer in range(n_fwd):
-        pol = _policy(method, st, policies[layer] if policies else None)
+        pol = _policy(method, st, policies[layer] if policies else None, trained=not adapters and layer in train)
         nodes, x = decoder_layer_nodes(model, _layer_settings(pol, st, adapters and layer in train), f"L{layer}.", x)
         if layer == exit_layer:
             x_exit = x  # the hidden state the exit head reads (layers after it, if run, feed nothing back)
@@ -243,7 +266,7 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
                 assert isinstance(f.op, Gemm)
                 trainable += f.op.k * f.op.n
     x = x_exit
-    head_bits = policies[exit_layer].w_bits if policies else _policy(method, st, None).w_bits
+    head_bits = policies[exit_layer].w_bits if policies else _policy(method, st, None, trained=True).w_bits
     head_bits = min(head_bits, st.base_bits) if method != Method.QLORA else st.base_bits
     weights += model.vocab * h * bits_to_bytes(head_bits)
     norm_kind = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM

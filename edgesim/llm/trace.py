@@ -64,3 +64,11 @@ def check_against(trace: Trace, arch: ArchSpec) -> None:
                     f"{arch.mac.precision_mode} MAC runs {arch.mac.widths_text()}")))
     if problems:
         raise ConfigError(problems)
+
+
+def uniform_policy(base_bits: int, weight_bits: int | None, weight_sparsity: float) -> LayerPolicy:
+    """Every frozen layer alike: weights at `weight_bits` (default base_bits) with unstructured `weight_sparsity`;
+    activations and the KV cache at base_bits."""
+    fmt = WeightFormat.UNSTRUCTURED if weight_sparsity > 0 else WeightFormat.DENSE
+    return LayerPolicy(w_bits=weight_bits or base_bits, a_bits=base_bits, kv_bits=base_bits,
+                       weight_density=1.0 - weight_sparsity, weight_format=fmt)

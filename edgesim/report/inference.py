@@ -99,7 +99,10 @@ def to_table(arch: ArchSpec, model: ModelShape, st: InferenceSettings, results: 
              "weights GiB": f"{r.weight_bytes / 2**30:,.2f}", "KV cache GiB": f"{r.kv_cache_bytes / 2**30:,.3f}",
              "peak GiB": f"{r.peak_bytes / 2**30:,.2f}", "fits": "yes" if r.peak_bytes <= arch.dram.capacity_bytes else "NO"}
             for r in results]
-    return (f"edgesim infer: {model.name}, prompt {st.prompt}, {st.generate} generated tokens, on {arch.name}\n\n"
+    comp = " and ".join(x for x in (f"{st.weight_bits}-bit" if st.weight_bits else "",
+                                    f"{st.weight_sparsity:.0%} sparse" if st.weight_sparsity else "") if x)
+    base = f"; lora and rag on a {comp} base" if comp else ""
+    return (f"edgesim infer: {model.name}, prompt {st.prompt}, {st.generate} generated tokens, on {arch.name}{base}\n\n"
             + pd.DataFrame(rows).to_string(index=False)
             + "\n\ndecode: mean over the generated tokens; edge-llm keeps weights compressed, runs the LoRA stream "
               "and every exit head, and votes (DESIGN.md 2(b))."

@@ -15,6 +15,15 @@ from edgesim.units import GIB, cycles_to_seconds
 BREAKDOWN = ("weights", "trainable_params", "gradients", "optimizer_state", "saved_activations", "attention", "workspace")
 
 
+def _compression_note(header: dict[str, Any]) -> str:
+    """The frozen base's compression (--weight-bits, --weight-sparsity), when one was asked for."""
+    bits, sparsity = header.get("weight_bits"), header.get("weight_sparsity") or 0.0
+    if bits is None and not sparsity:
+        return ""
+    what = " and ".join(x for x in (f"{bits}-bit" if bits else "", f"{sparsity:.0%} sparse" if sparsity else "") if x)
+    return f" The frozen base weights of lora and partial's frozen layers are {what}."
+
+
 def method_rows(arch: ArchSpec, results: list[MethodResult], *, allow_unfit: bool = False) -> list[dict[str, Any]]:
     """One row per method. A method with ops that cannot run has `complete` False: its totals leave those ops out,
     so no ratio involving it (speed-up, memory or energy reduction vs LoRA) is given. Nor is one involving a method
@@ -108,7 +117,8 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
              f"trace: {header['trace']}", "", "One tuning step per method:", main, "",
              "Peak memory breakdown (GiB) at each method's peak:", mem, "",
              "speedup / mem cut: vanilla LoRA's step time / peak memory over the method's. "
-             f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits.",
+             f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits."
+             + _compression_note(header),
              "edge-llm: step-weighted mean over its phases (time, energy, traffic), maximum over phases (memory)."]
     for r in rows:
         if not r["complete"]:
