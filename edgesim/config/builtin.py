@@ -21,13 +21,16 @@ DEFAULT_WORKLOAD = WORKLOAD_DIR / "gemms" / "llama7b_layer0_luc_fwd.yaml"
 
 
 def resolve(name_or_path: str, directory: Path, what: str) -> Path:
-    """A path to a YAML file, or the stem of a YAML file in `directory`; else an error with a did-you-mean."""
+    """A path to a YAML file, or the stem of a YAML file in `directory`; else an error with a did-you-mean. A folder
+    of the same name in the working directory does not hide a built-in name."""
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    if p.suffix in (".yaml", ".yml") or p.is_file():
         return p
     candidate = directory / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
+    if p.exists():
+        return p  # not a file: the loader reports what it is
     known = sorted(f.stem for f in directory.glob("*.yaml"))
     raise ConfigError(Problem(source=name_or_path, path="",
                               message=f"no such file, and no built-in {what} of that name{s.suggest(name_or_path, known)}"))

@@ -4,7 +4,7 @@ value and what was expected.
 
     name: npu-for-edge-llm
     hardware: edge_npu_16x16                   # a name in hw_configs/, or a path (relative to the spec's folder)
-    parameters:                                # hardware field paths (as in --set) -> values
+    parameters:                                # hardware field paths (as in --set) -> values; none: the base alone
       pe_array.rows: [8, 16, 32]
       global_buffer.capacity_kib: {log_range: [128, 4096], num: 6}    # geometric; {range: [lo, hi], num} is linear
     constraints: ["pe_array.rows * pe_array.cols <= 2048", "area_mm2 <= 4"]
@@ -42,6 +42,7 @@ from edgesim.config.traces import default_trace_path, load_trace
 from edgesim.config.yaml_source import LineDict, load_yaml
 from edgesim.cost.area import area_mm2
 from edgesim.errors import ConfigError, Problem
+from edgesim.llm.step import compression_problem
 from edgesim.methods import Method
 
 # minimised unless listed in MAXIMISED
@@ -72,13 +73,23 @@ class WorkloadSpec:
     chunks: int | None = None  # rag: default the corpus split into chunks (tune with samples), else 10,000
     top_k: int = 4  # rag (infer)
     index: str = "flat"  # rag: flat or ivf
+    weight_bits: int | None = None  # lora, partial, rag, infer lora: frozen base weights at this width (else base_bits)
+    weight_sparsity: float = 0.0  # ... and this unstructured sparsity
 
     @property
     def label(self) -> str:
         corpus = (f" n{self.samples}" + (f"x{self.epochs}" if self.epochs != 1 else "")) if self.samples else ""
+        method = self.method + self.compression_tag
         if self.kind == "infer":
-            return f"infer {self.model} {self.method} p{self.prompt}+g{self.generate}"
-        return f"tune {self.model} {self.method}" + (f" seq{self.seq}" if self.seq else "") + corpus
+            chunks = f" c{self.chunks}" if self.method == "rag" and self.chunks else ""
+            return f"infer {self.model} {method} p{self.prompt}+g{self.generate}{chunks}"
+        return f"tune {self.model} {method}" + (f" seq{self.seq}" if self.seq else "") + corpus
+
+    @property
+    def compression_tag(self) -> str:
+        """"" when uncompressed, else e.g. " w4 s50%" (the frozen base's weight width and sparsity)."""
+        bits = f" w{self.weight_bits}" if self.weight_bits is not None else ""
+        return bits + (f" s{self.weight_sparsity:.0%}" if self.weight_sparsity else "")
 
     def key(self) -> dict[str, Any]:
         """Every field that changes the result (for point ids); the fields added for RAG and corpora only when they
@@ -91,7 +102,8 @@ class WorkloadSpec:
 
 
 _ADDED_DEFAULTS: dict[str, Any] = {"samples": None, "epochs": 1, "encoder": "minilm_l6", "chunk_tokens": 128,
-                                   "chunks": None, "top_k": 4, "index": "flat"}
+                                   "chunks": None, "top_k": 4, "index": "flat", "weight_bits": None,
+                                   "weight_sparsity": 0.0}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,7 +176,7 @@ SPEC_SCHEMA: s.Schema = {
     "name": s.Field(s.string(), "a non-empty string"),
     "description": s.Field(s.string(), "a string", required=False, default=""),
     "hardware": s.Field(s.string(), "a name in hw_configs/ or a path to a hardware YAML"),
-    "parameters": s.Field(_is_mapping, "a mapping {hardware field path: values}"),
+    "parameters": s.Field(_is_mapping, "a mapping {hardware field path: values}", required=False, default={}),
     "constraints": s.Field(_list_of(str), "a list of expressions (strings)", required=False, default=[]),
     "workloads": s.Field(_list_of(dict), "a list of workloads, e.g. [{kind: tune, model: llama7b}]"),
     "objectives": s.Field(_list_of(str), f"a list of objectives from {', '.join(OBJECTIVES)}"),
@@ -182,6 +194,10 @@ _RAG_FIELDS: dict[str, s.Field] = {
     "chunks": s.Field(s.positive_int(), _POS, required=False, default=None),
     "index": s.Field(s.one_of("flat", "ivf"), "flat or ivf", required=False, default="flat"),
 }
+_COMPRESSION_FIELDS: dict[str, s.Field] = {
+    "weight_bits": s.positive(64, "bits", integer=True, required=False),
+    "weight_sparsity": s.Field(s.nonneg_float(0.99), "a fraction in [0, 0.99]", required=False, default=0.0),
+}
 TUNE_SCHEMA: s.Schema = {
     "kind": s.Field(s.one_of("tune"), "tune"),
     "model": s.Field(s.string(), "a model name in workloads/models/ or a model YAML"),
@@ -195,6 +211,7 @@ TUNE_SCHEMA: s.Schema = {
     "samples": s.Field(s.positive_int(), _POS + " (corpus samples)", required=False, default=None),
     "epochs": s.Field(s.positive_int(), _POS, required=False, default=1),
     **_RAG_FIELDS,
+    **_COMPRESSION_FIELDS,
 }
 INFER_SCHEMA: s.Schema = {
     "kind": s.Field(s.one_of("infer"), "infer"),
@@ -207,6 +224,7 @@ INFER_SCHEMA: s.Schema = {
     "trace": s.Field(s.string(), "a trace path", required=False, default=None),
     "top_k": s.Field(s.positive_int(), _POS, required=False, default=4),
     **_RAG_FIELDS,
+    **_COMPRESSION_FIELDS,
 }
 def _nonneg_int_check(v: Any) -> tuple[bool, Any]:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0, v
@@ -257,11 +275,13 @@ def _spread(spec: Any, field: s.Field) -> list[Any] | str:
     return list(dict.fromkeys(out))  # integer rounding can repeat a value
 
 
-def _parameters(raw: Any, source: str, problems: list[Problem]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+def _parameters(raw: Any, source: str, problems: list[Problem], sampler: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """The hardware fields to vary; none (the base accelerator alone, its workloads swept) only with the grid sampler."""
     out = []
-    if not raw:
-        problems.append(Problem(source=source, path="parameters", line=_line(raw, "parameters"),
-                                message="expected at least one hardware field to vary"))
+    if not raw and isinstance(sampler, dict) and sampler.get("kind") != "grid":
+        problems.append(Problem(source=source, path="parameters", line=_line(raw, "parameters"), message=(
+            f"expected at least one hardware field to vary with the {sampler.get('kind')} sampler (without "
+            "parameters the grid sampler runs the workloads on the base accelerator alone)")))
     for path, spec in raw.items():
         where = f"parameters.{path}"
         line = _line(raw, path)
@@ -314,6 +334,12 @@ def _workloads(raw: list[Any], source: str, base_dir: Path, problems: list[Probl
                     load_trace(w.trace or default_trace_path(w.model), model)
                 if w.method == "rag":
                     load_model(w.encoder)
+                if (why := compression_problem(w.method, w.weight_bits, w.weight_sparsity)) is not None or (
+                        w.method == "rag" and w.kind == "tune" and (w.weight_bits or w.weight_sparsity)):
+                    field = "weight_bits" if w.weight_bits is not None else "weight_sparsity"
+                    mine.append(Problem(source=source, path=f"{path}.{field}", line=line, message=(
+                        why or "RAG's adaptation embeds the corpus with the uncompressed encoder; compress the "
+                        "generator in the infer workload")))
                 if w.samples is not None and w.chunks is not None and w.method == "rag":
                     mine.append(Problem(source=source, path=f"{path}.chunks", line=line, message=(
                         "with samples the chunks are the corpus split into chunk_tokens chunks; give one of the two")))
@@ -363,7 +389,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     except ConfigError as exc:
         raise ConfigError([Problem(source=source, path="hardware", line=_line(raw, "hardware"), message=str(q))
                            for q in exc.problems]) from None
-    params = _parameters(v["parameters"], source, problems)
+    params = _parameters(v["parameters"], source, problems, v["sampler"])
     for i, expr in enumerate(v["constraints"]):
         try:
             check_constraint(expr, base_names)

@@ -1,5 +1,8 @@
 """The sweep report: one self-contained HTML file (jinja2, figures inline as SVG), and the Pareto tables as text.
 
+A sweep with no hardware parameters (the workloads on the base accelerator alone) gets one table of every workload
+with its objectives and status, and one latency-energy scatter of them, instead of a front per workload.
+
 Per workload: the Pareto table (parameters and objectives, the knee highlighted), a scatter plot per objective
 pair with the front in colour, the front points' time and energy by phase and memory at the peak, and the
 median of each objective per parameter value. Numbers are shown to 4 significant digits in the unit the column
@@ -146,6 +149,30 @@ def _sensitivity(df: pd.DataFrame, workload: str, params: tuple[str, ...], objec
     return out
 
 
+def _workload_rows(df: pd.DataFrame, objectives: tuple[str, ...]) -> list[list[str]]:
+    """A workload sweep's table: every row with its objectives, status and error (a failed row's objectives empty)."""
+    cols = [o for o in (*objectives, "peak_memory_bytes") if o in UNITS]
+    return [[r["workload"], r["status"], *(fmt(o, r[o]) for o in dict.fromkeys(cols)), r["error"] or ""]
+            for _, r in df.iterrows()]
+
+
+def _workload_scatter(df: pd.DataFrame) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    for status, colour, marker in (("done", "#4C72B0", "o"), ("infeasible", "#C44E52", "x")):
+        g = df[(df["status"] == status) & (df["latency_s"] > 0) & (df["energy_j"] > 0)]
+        ax.scatter(g["latency_s"], g["energy_j"], s=14, color=colour, marker=marker, label=f"{status} ({len(g)})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(header("latency_s"))
+    ax.set_ylabel(header("energy_j"))
+    ax.set_title("every workload on the base accelerator (one point each)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = None) -> list[Path]:
     """Write the HTML report (and, with `plots_dir`, every figure as PNG); return the files written."""
     import matplotlib
@@ -164,7 +191,18 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
                 for _, r in df[df["status"] == "failed"].iterrows()]
     written: list[Path] = []
     workloads = []
-    for n, f in enumerate(fronts(df, objectives), start=1):
+    table: dict[str, Any] | None = None
+    if not params:  # one accelerator, many workloads: a table and a scatter of them, not a front per workload
+        fig = _workload_scatter(df)
+        cols = [header(o) for o in dict.fromkeys((*objectives, "peak_memory_bytes")) if o in UNITS]
+        table = {"columns": ["workload", "status", *cols, "error"], "rows": _workload_rows(df, objectives),
+                 "figure": _svg(fig)}
+        if plots_dir is not None:
+            plots_dir.mkdir(parents=True, exist_ok=True)
+            written.append(plots_dir / "workloads.png")
+            fig.savefig(written[-1], dpi=130, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+    for n, f in enumerate(fronts(df, objectives) if params else [], start=1):
         columns, rows = _front_table(f, params)
         figs = _scatter(df, f)
         bfig, bcols, brows = _breakdown(f)
@@ -185,7 +223,7 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
     text = env.get_template("sweep.html.j2").render(
         name=spec["name"], description=f"base accelerator {Path(spec['hardware']).stem}; sampler {spec['sampler']['kind']}; "
         f"mapper {spec['mapper']}; {len(params)} swept parameter(s)", counts=counts, failures=failures,
-        workloads=workloads, objectives=[header(o) for o in objectives],
+        workloads=workloads, objectives=[header(o) for o in objectives], table=table,
         spec_text=json.dumps(spec, indent=2),
         version=edgesim.__version__, db=store.path.name)
     html.write_text(text, encoding="utf-8")

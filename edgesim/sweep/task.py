@@ -23,7 +23,7 @@ from typing import Any
 import edgesim
 from edgesim import api
 from edgesim.arch import ArchSpec
-from edgesim.config.hardware import base_bits, load_arch
+from edgesim.config.hardware import base_bits, load_arch, width_problem
 from edgesim.config.models import load_model
 from edgesim.config.sweep import WorkloadSpec
 from edgesim.config.traces import default_trace_path, load_trace
@@ -141,8 +141,11 @@ def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
     w = t.workload
     bits = base_bits(arch, w.base_bits, used=w.method != Method.EDGE_LLM, source=w.label, path="base_bits")
     model, trace = _model_and_trace(w.model, w.trace, w.method == Method.EDGE_LLM)
+    if w.weight_bits is not None and (p := width_problem(arch, w.weight_bits, source=w.label, path="weight_bits")):
+        raise ConfigError(p)
     if w.kind == "infer":
-        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=bits)
+        inf = InferenceSettings(prompt=w.prompt, generate=w.generate, base_bits=bits, weight_bits=w.weight_bits,
+                                weight_sparsity=w.weight_sparsity)
         if w.method == "rag":
             rs = RagSettings(chunks=w.chunks or 10_000, chunk_tokens=w.chunk_tokens, top_k=w.top_k,
                              index=IndexKind(w.index))
@@ -156,7 +159,8 @@ def _measure(t: Task) -> tuple[ArchSpec, dict[str, Any]]:
         rs = RagSettings(chunks=chunks, chunk_tokens=w.chunk_tokens, top_k=1, index=IndexKind(w.index))
         return arch, _index_row(arch, api.index_rag(arch, load_model(w.encoder), rs), chunks * w.chunk_tokens)
     st = TuningSettings(seq=seq, batch=batch, lora_rank=w.lora_rank, base_bits=bits,
-                        optimizer=trace.optimizer if trace else "adam")
+                        optimizer=trace.optimizer if trace else "adam", weight_bits=w.weight_bits,
+                        weight_sparsity=w.weight_sparsity)
     searcher = _searcher(t.mapper, t.cache_dir, t.latency_tolerance)
     r = api.tune(arch, model, [Method(w.method)], st, trace, searcher=searcher)[0]
     row = _tune_row(arch, r, seq * batch)

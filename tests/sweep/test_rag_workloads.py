@@ -37,7 +37,7 @@ def _task(w: WorkloadSpec) -> Task:
 def test_the_spec_loads_with_labels(write):
     spec = load_sweep_spec(write("s.yaml", SPEC))
     assert [w.label for w in spec.workloads] == ["tune tiny rag seq16 n10", "tune tiny lora seq16 n10x2",
-                                                 "infer tiny rag p16+g8"]
+                                                 "infer tiny rag p16+g8 c50"]
 
 
 def test_older_workloads_keep_their_point_ids():
