@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import REPO
 
-# studies with a dedicated quick-mode test elsewhere (01_frontend: tests/frontend/test_experiment_quick.py, with torch)
-COVERED_ELSEWHERE = {"01_frontend"}
+# studies with a dedicated quick-mode test elsewhere (01_frontend: tests/frontend/test_experiment_quick.py, with torch;
+# 05_deployment_guidelines: tests/experiments/test_guidelines_quick.py)
+COVERED_ELSEWHERE = {"01_frontend", "05_deployment_guidelines"}
 STUDIES = sorted(p for p in (REPO / "experiments").glob("*/run.py") if p.parent.name not in COVERED_ELSEWHERE)
 
 
