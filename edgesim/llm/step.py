@@ -118,9 +118,8 @@ def _policy(method: Method, st: TuningSettings, traced: LayerPolicy | None, trai
         return traced
     if method == Method.QLORA:
         return LayerPolicy(w_bits=st.qlora_compute_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
-    if trained:
-        return LayerPolicy(w_bits=st.base_bits, a_bits=st.base_bits, kv_bits=st.base_bits)
-    return uniform_policy(st.base_bits, st.weight_bits, st.weight_sparsity)
+    return uniform_policy(st.base_bits, None, 0.0) if trained else uniform_policy(st.base_bits, st.weight_bits,
+                                                                                  st.weight_sparsity)
 
 
 def _category(node: FwdNode) -> str:

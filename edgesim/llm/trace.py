@@ -72,3 +72,9 @@ def uniform_policy(base_bits: int, weight_bits: int | None, weight_sparsity: flo
     fmt = WeightFormat.UNSTRUCTURED if weight_sparsity > 0 else WeightFormat.DENSE
     return LayerPolicy(w_bits=weight_bits or base_bits, a_bits=base_bits, kv_bits=base_bits,
                        weight_density=1.0 - weight_sparsity, weight_format=fmt)
+
+
+def compression_text(weight_bits: int | None, weight_sparsity: float) -> str:
+    """A uniform compression in words, e.g. "4-bit and 50% sparse"; "" when there is none."""
+    parts = [f"{weight_bits}-bit" if weight_bits else "", f"{weight_sparsity:.0%} sparse" if weight_sparsity else ""]
+    return " and ".join(x for x in parts if x)

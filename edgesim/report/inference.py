@@ -12,6 +12,7 @@ from edgesim.llm.adaptation import BreakEven, Corpus
 from edgesim.llm.inference import InferenceSettings
 from edgesim.llm.model import ModelShape
 from edgesim.llm.rag import RagResult, RagSettings
+from edgesim.llm.trace import compression_text
 from edgesim.results import InferenceResult, MethodResult
 
 Adaptation = tuple[Corpus, MethodResult, tuple[BreakEven, BreakEven], int]
@@ -99,8 +100,7 @@ def to_table(arch: ArchSpec, model: ModelShape, st: InferenceSettings, results: 
              "weights GiB": f"{r.weight_bytes / 2**30:,.2f}", "KV cache GiB": f"{r.kv_cache_bytes / 2**30:,.3f}",
              "peak GiB": f"{r.peak_bytes / 2**30:,.2f}", "fits": "yes" if r.peak_bytes <= arch.dram.capacity_bytes else "NO"}
             for r in results]
-    comp = " and ".join(x for x in (f"{st.weight_bits}-bit" if st.weight_bits else "",
-                                    f"{st.weight_sparsity:.0%} sparse" if st.weight_sparsity else "") if x)
+    comp = compression_text(st.weight_bits, st.weight_sparsity)
     base = f"; lora and rag on a {comp} base" if comp else ""
     return (f"edgesim infer: {model.name}, prompt {st.prompt}, {st.generate} generated tokens, on {arch.name}{base}\n\n"
             + pd.DataFrame(rows).to_string(index=False)

@@ -149,11 +149,12 @@ def _sensitivity(df: pd.DataFrame, workload: str, params: tuple[str, ...], objec
     return out
 
 
-def _workload_rows(df: pd.DataFrame, objectives: tuple[str, ...]) -> list[list[str]]:
-    """A workload sweep's table: every row with its objectives, status and error (a failed row's objectives empty)."""
-    cols = [o for o in (*objectives, "peak_memory_bytes") if o in UNITS]
-    return [[r["workload"], r["status"], *(fmt(o, r[o]) for o in dict.fromkeys(cols)), r["error"] or ""]
-            for _, r in df.iterrows()]
+def _workload_table(df: pd.DataFrame, objectives: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    """A workload sweep's table: every row with its objectives and peak memory, status and error (a failed row's
+    objectives empty); its columns and rows."""
+    shown = [o for o in dict.fromkeys((*objectives, "peak_memory_bytes")) if o in UNITS]
+    rows = [[r["workload"], r["status"], *(fmt(o, r[o]) for o in shown), r["error"] or ""] for _, r in df.iterrows()]
+    return ["workload", "status", *(header(o) for o in shown), "error"], rows
 
 
 def _workload_scatter(df: pd.DataFrame) -> Any:
@@ -194,9 +195,8 @@ def write_report(store: ResultStore, html: Path, *, plots_dir: Path | None = Non
     table: dict[str, Any] | None = None
     if not params:  # one accelerator, many workloads: a table and a scatter of them, not a front per workload
         fig = _workload_scatter(df)
-        cols = [header(o) for o in dict.fromkeys((*objectives, "peak_memory_bytes")) if o in UNITS]
-        table = {"columns": ["workload", "status", *cols, "error"], "rows": _workload_rows(df, objectives),
-                 "figure": _svg(fig)}
+        names, cells = _workload_table(df, objectives)
+        table = {"columns": names, "rows": cells, "figure": _svg(fig)}
         if plots_dir is not None:
             plots_dir.mkdir(parents=True, exist_ok=True)
             written.append(plots_dir / "workloads.png")

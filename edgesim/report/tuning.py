@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from edgesim.arch import ArchSpec
+from edgesim.llm.trace import compression_text
 from edgesim.methods import Method
 from edgesim.results import MethodResult
 from edgesim.units import GIB, cycles_to_seconds
@@ -17,11 +18,8 @@ BREAKDOWN = ("weights", "trainable_params", "gradients", "optimizer_state", "sav
 
 def _compression_note(header: dict[str, Any]) -> str:
     """The frozen base's compression (--weight-bits, --weight-sparsity), when one was asked for."""
-    bits, sparsity = header.get("weight_bits"), header.get("weight_sparsity") or 0.0
-    if bits is None and not sparsity:
-        return ""
-    what = " and ".join(x for x in (f"{bits}-bit" if bits else "", f"{sparsity:.0%} sparse" if sparsity else "") if x)
-    return f" The frozen base weights of lora and partial's frozen layers are {what}."
+    what = compression_text(header.get("weight_bits"), header.get("weight_sparsity") or 0.0)
+    return f" The frozen base weights of lora and partial's frozen layers are {what}." if what else ""
 
 
 def method_rows(arch: ArchSpec, results: list[MethodResult], *, allow_unfit: bool = False) -> list[dict[str, Any]]:
