@@ -40,6 +40,7 @@ from edgesim.nestsearch.result import NestResult
 from edgesim.nestspace import NestSpace, Spatial, default_spatials
 from edgesim.operands import operand_model
 from edgesim.ops import Gemm, Op
+from edgesim.overlap.run import SERIAL, OverlapSettings
 from edgesim.results import Engine, InferenceResult, MethodResult, OpSchedule, SimulationResult
 from edgesim.search.base import Searcher
 from edgesim.search.fixed import FixedSearcher
@@ -72,9 +73,11 @@ def simulate_gemms(arch: ArchSpec, ops: Sequence[Gemm], *, workload_name: str = 
 
 
 def tune(arch: ArchSpec, model: ModelShape, methods: Sequence[Method], settings: TuningSettings, trace: Trace | None,
-         *, engine: Engine = Engine.ANALYTIC, searcher: Searcher | None = None) -> list[MethodResult]:
-    """One tuning step per method; `trace` (required for edge-llm) gives Edge-LLM's per-layer policies and phases."""
-    return [run_method(arch, model, m, settings, trace, engine, searcher) for m in methods]
+         *, engine: Engine = Engine.ANALYTIC, searcher: Searcher | None = None,
+         overlap: OverlapSettings = SERIAL) -> list[MethodResult]:
+    """One tuning step per method; `trace` (required for edge-llm) gives Edge-LLM's per-layer policies and phases;
+    `overlap` schedules each step's ops across the engines and DRAM (default: one after another)."""
+    return [run_method(arch, model, m, settings, trace, engine, searcher, overlap) for m in methods]
 
 
 def infer(arch: ArchSpec, model: ModelShape, settings: InferenceSettings, traces: Sequence[Trace | None],

@@ -102,6 +102,24 @@ class MemoryReport:
     timeline: tuple[float, ...]  # bytes at each node
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSchedule:
+    """How a step's ops were overlapped (`edgesim.overlap`): the makespan beside serial execution and a lower bound."""
+
+    scheduler: str  # greedy or cpsat
+    serial_cycles: float  # one op after another (the cost model's sum)
+    makespan_cycles: float
+    bound_cycles: float  # no schedule of these tasks is shorter (the largest of `bounds`)
+    bounds: dict[str, float]  # array_busy, vector_busy, dram_busy, critical_path
+    busy: dict[str, float]  # engine or dram -> fraction of the makespan busy
+    phase_busy: dict[str, dict[str, float]]  # phase -> engine or dram -> cycles busy
+    serial_dram_bytes: float
+    dram_bytes: float  # less what tensors kept on chip save
+    kept_tensors: int
+    seconds: float  # scheduling time
+    stats: dict[str, float]  # the scheduler's (CP-SAT: windows, proved optimal, repeated, its own gap in cycles)
+
+
 @dataclass(frozen=True, slots=True)
 class StepCost:
     label: str
@@ -113,6 +131,7 @@ class StepCost:
     memory: MemoryReport
     ops: int
     infeasible: tuple[InfeasibleOp, ...]  # left out of cycles, energy and traffic above
+    schedule: StepSchedule | None = None  # the ops overlapped (cycles is then its makespan), or None: one after another
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from edgesim.llm.layers import ALL_PROJECTIONS
 from edgesim.llm.rag import IndexKind, RagSettings
 from edgesim.llm.step import RECOMPUTE_CHOICES, TuningSettings, default_seq
 from edgesim.methods import Method
+from edgesim.overlap.run import OVERLAPS, OverlapSettings
 from edgesim.report import adaptation, tuning
 from edgesim.results import Engine
 from edgesim.search.cache import DEFAULT_CACHE_DIR
@@ -81,6 +82,13 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--cache-dir", metavar="DIR", default=str(DEFAULT_CACHE_DIR),
                       help=f"schedule cache (default {DEFAULT_CACHE_DIR})")
     tune.add_argument("--no-cache", action="store_true", help="neither read nor write the schedule cache")
+    tune.add_argument("--overlap", choices=OVERLAPS, default="none",
+                      help="step-level scheduling (edgesim.overlap): none (one op after another, default), greedy (list "
+                           "scheduling, critical path first) or cpsat (OR-Tools CP-SAT over windows of ops, tensors "
+                           "may stay on chip); adds busy shares per engine and phase and the lower bound")
+    tune.add_argument("--overlap-budget", type=float, default=0.2, metavar="SECONDS",
+                      help="cpsat: the solver's deterministic time per window of ops (default 0.2; CP-SAT's "
+                           "deterministic seconds are roughly seconds of one core)")
     tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
     add_infeasible_arg(tune)
     tune.add_argument("--allow-unfit", action="store_true",
@@ -142,7 +150,14 @@ def run(args: argparse.Namespace) -> str:
                         weight_sparsity=weight_sparsity)
     engine = Engine(args.engine)
     searcher = make_mapper(args.mapper, None if args.no_cache else Path(args.cache_dir), args.latency_tolerance)
-    results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher) if methods else []
+    if args.overlap != "none" and engine != Engine.ANALYTIC:
+        raise bad("--overlap", f"schedules the analytic cost model's tasks; use --engine analytic with --overlap "
+                               f"{args.overlap}")
+    if not args.overlap_budget > 0:
+        raise bad("--overlap-budget", f"expected a positive number of seconds, got {args.overlap_budget}")
+    overlap = OverlapSettings(scheduler=args.overlap, deterministic_seconds=args.overlap_budget)
+    results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher,
+                       overlap=overlap) if methods else []
     refuse_infeasible(args, arch.name, [(str(r.method), max(c.ops for c, _ in r.steps), r.infeasible_ops)
                                         for r in results])
     corpus, budget = _corpus(args, seq, batch)
@@ -166,7 +181,8 @@ def run(args: argparse.Namespace) -> str:
     header = {"model": model.name, "seq": seq, "batch": batch, "engine": str(engine), "trace": trace_desc,
               "base_bits": st.base_bits, "grad_bits": st.grad_bits, "mapper": args.mapper, "lora_targets": args.lora_targets,
               "exit_heads": args.exit_heads, "forward": args.forward,
-              "recompute": args.recompute, "weight_bits": weight_bits, "weight_sparsity": weight_sparsity}
+              "recompute": args.recompute, "weight_bits": weight_bits, "weight_sparsity": weight_sparsity,
+              "overlap": args.overlap}
     unfit = args.allow_unfit
     extra = corpus is not None or budget is not None or rag_row is not None
     if args.format == "json":

@@ -13,7 +13,10 @@ probability tensors), workspace (everything else alive: the current op's operand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import networkx as nx
+import numpy as np
 
 from edgesim.llm.step import TuningStep
 from edgesim.methods import Phase
@@ -43,7 +46,11 @@ def check_order(step: TuningStep) -> None:
             raise ValueError(f"{step.label}: {step.nodes[v].op.name} reads a tensor written later, by {step.nodes[u].op.name}")
 
 
-def peak_memory(step: TuningStep) -> MemoryReport:
+def peak_memory(step: TuningStep, times: tuple[Sequence[float], Sequence[float]] | None = None) -> MemoryReport:
+    """Memory at each node and its peak. With `times` (each node's start and end under an overlapped schedule) a
+    tensor is alive at node i when its lifetime, from its writer's start to its last reader's end, overlaps the
+    node's run (or the node writes or reads it), so ops running together count each other's tensors; without, the
+    nodes run one after another in step order."""
     n = len(step.nodes)
     first: dict[str, int] = dict.fromkeys(step.inputs, 0)
     size: dict[str, float] = dict(step.inputs)
@@ -55,16 +62,20 @@ def peak_memory(step: TuningStep) -> MemoryReport:
         for out in node.outputs:
             if out not in first:
                 first[out], size[out], kind[out] = i, node.output_bytes, node.category
-    delta = [0.0] * (n + 1)
-    for t, start in first.items():
-        end = max(last.get(t, start), start)
-        delta[start] += size[t]
-        delta[end + 1] -= size[t]
+    if times is None:
+        delta = [0.0] * (n + 1)
+        for t, start in first.items():
+            end = max(last.get(t, start), start)
+            delta[start] += size[t]
+            delta[end + 1] -= size[t]
+        live_bytes, live = [], 0.0
+        for i in range(n):
+            live += delta[i]
+            live_bytes.append(live)
+    else:
+        live_bytes = _timed_live(first, last, size, times, step.inputs)
     persistent = sum(step.persistent_bytes.values())
-    live, timeline = 0.0, []
-    for i in range(n):
-        live += delta[i]
-        timeline.append(persistent + live)
+    timeline = [persistent + b for b in live_bytes]
     peak_i = max(range(n), key=timeline.__getitem__)
     first_backward = next((i for i, nd in enumerate(step.nodes) if nd.phase != Phase.FORWARD), n)
     breakdown = dict(step.persistent_bytes)
@@ -72,7 +83,7 @@ def peak_memory(step: TuningStep) -> MemoryReport:
         breakdown[cat] = 0.0
     for t, start in first.items():
         end = max(last.get(t, start), start)
-        if start <= peak_i <= end:
+        if _alive(start, end, peak_i, times, t in step.inputs):
             if kind[t] == "attention":
                 breakdown["attention"] += size[t]
             elif kind[t] == "activation" and end >= first_backward and start < first_backward and end > peak_i:
@@ -81,3 +92,29 @@ def peak_memory(step: TuningStep) -> MemoryReport:
                 breakdown["workspace"] += size[t]
     return MemoryReport(peak_bytes=timeline[peak_i], peak_node=step.nodes[peak_i].op.name, breakdown=breakdown,
                         timeline=tuple(timeline))
+
+
+def _alive(first: int, last: int, i: int, times: tuple[Sequence[float], Sequence[float]] | None, given: bool) -> bool:
+    """Whether a tensor written by node `first` (or given before the step) and last read by node `last` is alive at
+    node i."""
+    if times is None or i in (first, last):
+        return first <= i <= last
+    start, end = times
+    born = -1.0 if given else start[first]
+    return born < end[i] and end[last] > start[i]
+
+
+def _timed_live(first: dict[str, int], last: dict[str, int], size: dict[str, float],
+                times: tuple[Sequence[float], Sequence[float]], given: dict[str, float]) -> list[float]:
+    start, end = np.asarray(times[0], dtype=float), np.asarray(times[1], dtype=float)
+    names = list(first)
+    w = np.array([first[t] for t in names])
+    r = np.array([max(last.get(t, first[t]), first[t]) for t in names])
+    born = np.where([t in given for t in names], -1.0, start[w])
+    dies = end[r]
+    b = np.array([size[t] for t in names])
+    out = []
+    for i in range(len(start)):
+        alive = ((born < end[i]) & (dies > start[i])) | (w == i) | (r == i)
+        out.append(float(b[alive].sum()))
+    return out
