@@ -102,6 +102,19 @@ class MemoryReport:
     timeline: tuple[float, ...]  # bytes at each node
 
 
+class ScheduledOp(NamedTuple):
+    """One op in a step's schedule (cycles from the step's start) and where it ran serially."""
+
+    name: str
+    layer: int
+    phase: str
+    engine: str  # array, vector or none
+    prefetch: tuple[float, float]  # on the DRAM channel
+    compute: tuple[float, float]  # on the engine
+    stream: tuple[float, float]  # on the DRAM channel
+    serial: tuple[float, float]  # the op's span one op after another
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepSchedule:
     """How a step's ops were overlapped (`edgesim.overlap`): the makespan beside serial execution and a lower bound."""
@@ -118,6 +131,7 @@ class StepSchedule:
     kept_tensors: int
     seconds: float  # scheduling time
     stats: dict[str, float]  # the scheduler's (CP-SAT: windows, proved optimal, repeated, its own gap in cycles)
+    ops: tuple[ScheduledOp, ...] = ()  # every op's times, for timelines
 
 
 @dataclass(frozen=True, slots=True)

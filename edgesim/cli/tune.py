@@ -35,7 +35,7 @@ from edgesim.llm.rag import IndexKind, RagSettings
 from edgesim.llm.step import RECOMPUTE_CHOICES, TuningSettings, default_seq
 from edgesim.methods import Method
 from edgesim.overlap.run import OVERLAPS, OverlapSettings
-from edgesim.report import adaptation, tuning
+from edgesim.report import adaptation, gantt, tuning
 from edgesim.results import Engine
 from edgesim.search.cache import DEFAULT_CACHE_DIR
 from edgesim.search.factory import MAPPERS, make_mapper
@@ -89,6 +89,11 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--overlap-budget", type=float, default=0.2, metavar="SECONDS",
                       help="cpsat: the solver's deterministic time per window of ops (default 0.2; CP-SAT's "
                            "deterministic seconds are roughly seconds of one core)")
+    tune.add_argument("--gantt", metavar="FILE.png", help="with --overlap greedy or cpsat: draw one decoder layer's "
+                                                          "forward and backward as scheduled, over the same ops serial")
+    tune.add_argument("--gantt-layer", type=int, metavar="N",
+                      help="the layer --gantt draws (default: the highest layer every method trains or runs backward "
+                           "through, in its largest step)")
     tune.add_argument("--per-layer", action="store_true", help="add a table of seconds per layer")
     add_infeasible_arg(tune)
     tune.add_argument("--allow-unfit", action="store_true",
@@ -155,11 +160,28 @@ def run(args: argparse.Namespace) -> str:
                                f"{args.overlap}")
     if not args.overlap_budget > 0:
         raise bad("--overlap-budget", f"expected a positive number of seconds, got {args.overlap_budget}")
+    if args.gantt is not None:
+        if args.overlap == "none":
+            raise bad("--gantt", "draws a step-level schedule: give --overlap greedy or --overlap cpsat")
+        if not args.gantt.endswith(".png"):
+            raise bad("--gantt", f"writes a PNG picture: expected a path ending in .png, got {args.gantt!r}")
+        if not methods:
+            raise bad("--gantt", "draws tuning steps; rag has none")
+    elif args.gantt_layer is not None:
+        raise bad("--gantt-layer", "chooses the layer --gantt draws: give --gantt FILE.png too")
+    if args.gantt_layer is not None:
+        require_range("--gantt-layer", args.gantt_layer, 0, model.layers - 1, f"{model.name}'s layers")
     overlap = OverlapSettings(scheduler=args.overlap, deterministic_seconds=args.overlap_budget)
     results = api.tune(arch, model, methods, st, trace, engine=engine, searcher=searcher,
                        overlap=overlap) if methods else []
     refuse_infeasible(args, arch.name, [(str(r.method), max(c.ops for c, _ in r.steps), r.infeasible_ops)
                                         for r in results])
+    if args.gantt is not None:
+        layer = gantt.default_layer(results) if args.gantt_layer is None else args.gantt_layer
+        missing = [str(r.method) for r in results if layer not in gantt.layers_of(r)]
+        if missing:
+            raise bad("--gantt-layer", f"layer {layer} runs in no step of {', '.join(missing)}")
+        gantt.write_gantt(Path(args.gantt), arch, results, layer)
     corpus, budget = _corpus(args, seq, batch)
     adapt_rows = adaptation.rows(results, corpus, budget, batch)
     rag_row = None

@@ -302,12 +302,14 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
                 b.rerun([scores, probs], layer, saved, qlora)
             trains = (f.role == "linear" and not adapters) or f.role in ("lora_a", "lora_b")
             b.backward(f, layer, trains, dequant=qlora and f.role == "linear", saved=saved)
+    # the update reads every parameter gradient (persistent buffers: no activation memory), so it runs after them
+    grads = tuple(out for n in b.nodes if n.category == "param_grad" for out in n.outputs)
     if trainable and st.optimizer == "adam":
         b.add(VectorOp(name="optimizer.adam", kind=VectorKind.ADAM, elements=trainable, bits=st.optimizer_state_bits),
-              Phase.OPTIMIZER, -1, (), "optimizer.updated", "param_grad")
+              Phase.OPTIMIZER, -1, grads, "optimizer.updated", "param_grad")
     elif trainable:
         b.add(VectorOp(name="optimizer.sgd", kind=VectorKind.SGD, elements=trainable, bits=st.param_bits),
-              Phase.OPTIMIZER, -1, (), "optimizer.updated", "param_grad")
+              Phase.OPTIMIZER, -1, grads, "optimizer.updated", "param_grad")
     states = 2 if st.optimizer == "adam" else 0
     persistent = {
         "weights": weights,

@@ -22,7 +22,7 @@ from edgesim.overlap.graph import op_graph
 from edgesim.overlap.run import SERIAL, OverlapSettings, bound, schedule
 from edgesim.overlap.schedule import Schedule, attribute, busy_shares, saved_bytes
 from edgesim.overlap.tasks import step_tasks
-from edgesim.results import Engine, InfeasibleOp, MemoryReport, MethodResult, OpResult, StepCost, StepSchedule
+from edgesim.results import Engine, InfeasibleOp, MemoryReport, MethodResult, OpResult, ScheduledOp, StepCost, StepSchedule
 from edgesim.search.base import Searcher
 from edgesim.units import cycles_to_seconds
 
@@ -103,12 +103,18 @@ def _overlapped(arch: ArchSpec, step: TuningStep, results: list[OpResult], setti
             row[t.engine] += s.compute_cycles[i]
         row["dram"] += t.prefetch + s.stream_cycles[i]
     ser = sum(t.serial for t in tasks)
+    ops, now = [], 0.0
+    for i, (t, n) in enumerate(zip(tasks, step.nodes, strict=True)):
+        ops.append(ScheduledOp(t.name, n.layer, str(n.phase), t.engine,
+                               (s.prefetch_start[i], s.prefetch_start[i] + t.prefetch), (s.compute_start[i], s.end(i)),
+                               (s.stream_start[i], s.stream_start[i] + s.stream_cycles[i]), (now, now + t.serial)))
+        now += t.serial
     return (StepSchedule(scheduler=s.scheduler, serial_cycles=ser, makespan_cycles=s.makespan,
                          bound_cycles=bounds["bound"], bounds={k: v for k, v in bounds.items() if k != "bound"},
                          busy=busy_shares(tasks, s), phase_busy=phase_busy,
                          serial_dram_bytes=sum(t.dram_bytes for t in tasks), dram_bytes=float(sum(traffic)),
                          kept_tensors=len(s.kept), seconds=s.stats.get("seconds", 0.0),
-                         stats={k: v for k, v in s.stats.items() if k != "seconds"}),
+                         stats={k: v for k, v in s.stats.items() if k != "seconds"}, ops=tuple(ops)),
             s, memory, energy, traffic)
 
 

@@ -116,3 +116,23 @@ def test_cli_overlap_report(capsys):
 def test_cli_overlap_errors_name_the_flag(capsys, args, names):
     assert main(["tune", "--model", "tiny", *args]) == 2
     assert names in capsys.readouterr().err
+
+
+def test_cli_gantt_writes_a_png(tmp_path, capsys):
+    out = tmp_path / "gantt.png"
+    assert main(["tune", "--model", "tiny", "--compare", "lora,edge-llm", "--overlap", "greedy", "--gantt", str(out),
+                 "--gantt-layer", "3"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("args", "flag"), [(["--gantt", "x.png"], "--gantt"),
+                                            (["--overlap", "greedy", "--gantt", "x.svg"], "--gantt"),
+                                            (["--gantt-layer", "1"], "--gantt-layer"),
+                                            (["--overlap", "greedy", "--gantt", "x.png", "--gantt-layer", "9"],
+                                             "--gantt-layer")])
+def test_cli_gantt_errors_name_the_flag(tmp_path, capsys, monkeypatch, args, flag):
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--model", "tiny", *args]) == 2
+    assert flag in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
