@@ -8,10 +8,13 @@ Each chain starts from vanilla LoRA at a baseline width and adds Edge-LLM's part
   4. + LUC sparsity          the trace's per-layer sparsity, weights and activations still at the baseline width
   5. + LUC bits              the trace's per-layer bit-widths too: Edge-LLM with LUC, without scheduling
   6. + per-layer scheduling  every GEMM mapped by edgesim's scheduler instead of one fixed dataflow
+  7. + step-level scheduling the step's ops overlapped across the PE array, the vector unit and DRAM by CP-SAT
+                             (`--overlap cpsat`, edgesim.overlap) instead of run one after another
 Rows 1-5 map every GEMM with the best single fixed dataflow for that row (weight-, output- or input-stationary with
-a greedy tile, edgesim.search.fixed; the one of the three with the lowest step time). Row 6 uses `--mapper auto`
-(the least-energy mapping within 2% of the fastest, never slower than the best fixed dataflow). A reference row,
-"LoRA, scheduled", shows what the scheduler alone gives the baseline.
+a greedy tile, edgesim.search.fixed; the one of the three with the lowest step time). Rows 6 and 7 use `--mapper
+auto` (the least-energy mapping within 2% of the fastest, never slower than the best fixed dataflow). Two reference
+rows show what the baseline gets from the same tools: "LoRA, scheduled" (the mapper) and "LoRA, scheduled and
+overlapped" (the mapper and CP-SAT's step-level schedule); their factor is over LoRA.
 
 Chains: int8 LoRA on every accelerator (all run int8 natively); fp16 LoRA on the fp16-native one only (an int8
 NPU would emulate fp16 in 4 passes, a baseline nobody would run). Where the baseline does not fit the device's DRAM,
@@ -42,14 +45,16 @@ from edgesim.llm.step import TuningSettings
 from edgesim.llm.trace import LayerPolicy, Trace
 from edgesim.llm.tune import run_method
 from edgesim.methods import Method
+from edgesim.overlap.run import OverlapSettings
 from edgesim.results import MethodResult
 from edgesim.search.factory import make_mapper
 from edgesim.units import GIB
 
 HERE = Path(__file__).resolve().parent
 FIXED = ("fixed-ws", "fixed-os", "fixed-is")
-STEPS = ("LoRA", "+ window", "+ exit truncation", "+ LUC sparsity", "+ LUC bits", "+ per-layer scheduling")
-REFERENCE = "LoRA, scheduled"
+STEPS = ("LoRA", "+ window", "+ exit truncation", "+ LUC sparsity", "+ LUC bits", "+ per-layer scheduling",
+         "+ step-level scheduling")
+REFERENCES = ("LoRA, scheduled", "LoRA, scheduled and overlapped")
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def sparsity_only(trace: Trace, bits: int) -> Trace:
     return replace(trace, policies=tuple(replace(p, w_bits=bits, a_bits=bits, kv_bits=bits) for p in trace.policies))
 
 
-Run = Callable[[Method, TuningSettings, Trace | None, str], MethodResult]
+Run = Callable[[Method, TuningSettings, Trace | None, str, str], MethodResult]  # ..., mapper, overlap
 
 
 def chain(run: Run, model: ModelShape, trace: Trace, seq: int, bits: int) -> list[tuple[str, MethodResult, str]]:
@@ -95,11 +100,13 @@ def chain(run: Run, model: ModelShape, trace: Trace, seq: int, bits: int) -> lis
     ]
     out = []
     for name, method, s, tr in variants:
-        fixed = {m: run(method, s, tr, m) for m in FIXED}
+        fixed = {m: run(method, s, tr, m, "none") for m in FIXED}
         best = min(FIXED, key=lambda m: fixed[m].seconds)
         out.append((name, fixed[best], best))
-    out.append(("+ per-layer scheduling", run(Method.EDGE_LLM, st, trace, "auto"), "auto"))
-    out.append((REFERENCE, run(Method.LORA, st, None, "auto"), "auto"))
+    out.append(("+ per-layer scheduling", run(Method.EDGE_LLM, st, trace, "auto", "none"), "auto"))
+    out.append(("+ step-level scheduling", run(Method.EDGE_LLM, st, trace, "auto", "cpsat"), "auto, cpsat"))
+    out.append((REFERENCES[0], run(Method.LORA, st, None, "auto", "none"), "auto"))
+    out.append((REFERENCES[1], run(Method.LORA, st, None, "auto", "cpsat"), "auto, cpsat"))
     return out
 
 
@@ -112,7 +119,7 @@ def rows_for(device: Device, arch: ArchSpec, seq: int, bits: int, results: list[
         ok = not r.infeasible_ops  # an incomplete total gives no ratio at all
         ratio_base = ok and not base.infeasible_ops
         ratio_int8 = ok and not int8_lora.infeasible_ops
-        step = prev if name != REFERENCE else base
+        step = prev if name not in REFERENCES else base
         rows.append({
             "device": device.label, "hw": arch.name, "seq": seq, "baseline": f"{'fp' if bits == 16 else 'int'}{bits} LoRA",
             "row": name, "mapper": mapper, "complete": ok, "fits": r.fits, "baseline_fits": base.fits,
@@ -127,20 +134,23 @@ def rows_for(device: Device, arch: ArchSpec, seq: int, bits: int, results: list[
             "speedup_vs_int8_lora": int8_lora.seconds / r.seconds if ratio_int8 else None,
             "memory_cut_vs_int8_lora": int8_lora.peak_bytes / r.peak_bytes if ratio_int8 else None,
         })
-        if name != REFERENCE:
+        if name not in REFERENCES:
             prev = r
     return rows
 
 
-def run_all(model: ModelShape, trace: Trace, seqs: tuple[int, ...], cache: Path, progress: bool) -> pd.DataFrame:
+def run_all(model: ModelShape, trace: Trace, seqs: tuple[int, ...], cache: Path, progress: bool,
+            budget: float) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     jobs = [(d, seq) for d in DEVICES for seq in seqs]
     for device, seq in tqdm(jobs, desc="device x seq", disable=not progress):
         arch = load_arch(device.hw, list(device.overrides))
 
-        def run(method: Method, st: TuningSettings, tr: Trace | None, mapper: str, arch: ArchSpec = arch) -> MethodResult:
+        def run(method: Method, st: TuningSettings, tr: Trace | None, mapper: str, overlap: str,
+                arch: ArchSpec = arch) -> MethodResult:
             tolerance = 0.02 if mapper == "auto" else 0.0
-            return run_method(arch, model, method, st, tr, searcher=make_mapper(mapper, cache, tolerance))
+            return run_method(arch, model, method, st, tr, searcher=make_mapper(mapper, cache, tolerance),
+                              overlap=OverlapSettings(scheduler=overlap, deterministic_seconds=budget))
 
         int8 = chain(run, model, trace, seq, 8)
         rows += rows_for(device, arch, seq, 8, int8, int8[0][1])
@@ -167,7 +177,8 @@ def markdown(df: pd.DataFrame, model: str) -> str:
     (eu, es), (du, ds) = _unit(df["energy_j"], "J", "mJ"), _unit(df["dram_gib"], "GiB", "MiB")
     lines = [f"# Edge-LLM ablation: {model}", "",
              "Cumulative rows; `factor` = the previous row's step time (peak memory) over this row's; "
-             "`LoRA, scheduled` is a reference row, its factor is over `LoRA`. A ratio in parentheses involves a "
+             "`LoRA, scheduled` and `LoRA, scheduled and overlapped` are reference rows, their factor is over `LoRA`. "
+             "A ratio in parentheses involves a "
              "configuration that does not fit the device's DRAM (`fits` NO): a user could not run it, so the "
              "ratio is hypothetical.", ""]
     for (device, seq, baseline), g in df.groupby(["device", "seq", "baseline"], sort=False):
@@ -179,14 +190,14 @@ def markdown(df: pd.DataFrame, model: str) -> str:
         prev_fits = True
         for r in g.itertuples():
             hb = not (r.baseline_fits and r.fits)  # a ratio to the baseline involving something unfit
-            hf = not (prev_fits and r.fits) if r.row != REFERENCE else not (r.baseline_fits and r.fits)
+            hf = not (prev_fits and r.fits) if r.row not in REFERENCES else not (r.baseline_fits and r.fits)
             hi = not (r.int8_lora_fits and r.fits)
             lines.append(f"| {r.row} | {r.mapper} | {r.step_s * ts:,.2f} | {_x(r.factor_speed, hf)} "
                          f"| {_x(r.speedup_vs_baseline, hb)} | {_x(r.speedup_vs_int8_lora, hi)} "
                          f"| {r.peak_gib * ms:,.2f} | {_x(r.factor_memory, hf)} | {_x(r.memory_cut_vs_baseline, hb)} "
                          f"| {r.energy_j * es:,.2f} | {_x(r.energy_cut_vs_baseline, hb)} | {r.dram_gib * ds:,.1f} "
                          f"| {'yes' if r.fits else 'NO'} |")
-            if r.row != REFERENCE:
+            if r.row not in REFERENCES:
                 prev_fits = r.fits
         lines.append("")
     return "\n".join(lines)
@@ -246,7 +257,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else (Path(tmp) / "results" if args.quick else HERE / "results")
         out.mkdir(parents=True, exist_ok=True)
-        df = run_all(model, trace, seqs, Path(tmp) / "schedules", progress=not args.quick)
+        # CP-SAT's budget per window: the CLI's default; --quick's smoke test a quarter of it
+        budget = OverlapSettings().deterministic_seconds / (4 if args.quick else 1)
+        df = run_all(model, trace, seqs, Path(tmp) / "schedules", progress=not args.quick, budget=budget)
         df.to_csv(out / "ablation.csv", index=False, float_format="%.6g")
         (out / "ablation.md").write_text(markdown(df, model.name) + "\n", encoding="utf-8")
         figure(df, out / "ablation.png")

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Replay: run the CLI on a fixed set of commands and keep every output, to diff two revisions before and after a
 # refactor (tinygrad-style "process replay"). Usage, from the repository root: bash tests/replay/run.sh OUTDIR
-# then: python tests/replay/compare.py OLD_OUTDIR NEW_OUTDIR. Takes about 40 s.
+# then: python tests/replay/compare.py OLD_OUTDIR NEW_OUTDIR. Takes about 40 s. For an old revision, run it from that
+# revision's own worktree (git worktree add /tmp/old REV; cd /tmp/old; EDGESIM="$PWD/../venv/bin/python -m edgesim"
+# bash /path/to/tests/replay/run.sh OUT): `python -m` imports the package of the working directory first, so run from
+# the current checkout it would replay the current code whatever PYTHONPATH says.
 set -u
 out=$1; mkdir -p "$out"; E=${EDGESIM:-.venv/bin/edgesim}
 C=$(mktemp -d)
@@ -25,6 +28,8 @@ $E tune --compare lora,edge-llm --set pe_array.rows=32 --set pe_array.cols=8 --s
 $E tune --compare qlora,edge-llm --hw bitfusion_32x16 --format json --no-cache > $out/tune_bitfusion.json
 $E tune --compare lora,edge-llm --hw mobile_npu_32x32 --latency-tolerance 0 --format json --no-cache > $out/tune_mobile_tol0.json
 $E tune --method edge-llm --mapper exhaustive --set dram.bandwidth_gb_per_s=102.4 --latency-tolerance 0.1 --format json --no-cache > $out/tune_exh_tol10.json
+$E tune --compare lora,edge-llm --overlap greedy --format json --cache-dir $C/a > $out/tune_overlap_greedy.json
+$E tune --model tiny --compare full,lora,edge-llm --overlap cpsat --format json > $out/tune_overlap_cpsat_tiny.json
 $E infer --format json > $out/infer.json
 $E infer > $out/infer.txt
 $E simulate --set pe_array.rows=0 > $out/err1.txt 2>&1; echo "rc $?" >> $out/err1.txt
