@@ -157,9 +157,20 @@ def to_json(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult],
 
 
 def to_csv(arch: ArchSpec, results: list[MethodResult], *, allow_unfit: bool = False) -> str:
-    rows = [{**{k: v for k, v in r.items() if k not in ("phases", "infeasible_ops")},
-             "infeasible_ops": len(r["infeasible_ops"])} for r in method_rows(arch, results, allow_unfit=allow_unfit)]
+    rows = [{**{k: v for k, v in r.items() if k not in ("phases", "infeasible_ops", "overlap")},
+             "infeasible_ops": len(r["infeasible_ops"]), **_overlap_columns(r.get("overlap"))}
+            for r in method_rows(arch, results, allow_unfit=allow_unfit)]
     return str(pd.DataFrame(rows).to_csv(index=False))
+
+
+def _overlap_columns(o: dict[str, Any] | None) -> dict[str, Any]:
+    """A schedule summary as flat CSV columns (none without --overlap)."""
+    if o is None:
+        return {}
+    return {"scheduler": o["scheduler"], "serial_seconds": o["serial_seconds"], "bound_seconds": o["bound_seconds"],
+            **{f"{e}_busy_share": v for e, v in o["busy_share"].items()},
+            "serial_dram_bytes": o["serial_dram_bytes"], "kept_tensors": o["kept_tensors"],
+            "scheduling_seconds": o["scheduling_seconds"]}
 
 
 def _x(v: float | None, fits: bool = True) -> str:

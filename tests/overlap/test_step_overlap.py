@@ -136,3 +136,14 @@ def test_cli_gantt_errors_name_the_flag(tmp_path, capsys, monkeypatch, args, fla
     assert main(["tune", "--model", "tiny", *args]) == 2
     assert flag in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_overlap_csv_has_flat_schedule_columns(capsys):
+    import csv
+    import io
+
+    assert main(["tune", "--model", "tiny", "--overlap", "greedy", "--format", "csv"]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["scheduler"] == "greedy"
+    assert float(row["bound_seconds"]) <= float(row["seconds"]) <= float(row["serial_seconds"])
+    assert all(0 <= float(row[f"{e}_busy_share"]) <= 1 for e in ("array", "vector", "dram"))
