@@ -98,6 +98,15 @@ def _time_unit(seconds: list[float]) -> tuple[str, float]:
     return ("s", 1.0) if top >= 1 else ("ms", 1e3) if top >= 1e-3 else ("µs", 1e6)
 
 
+def _scaled_unit(values: list[float], units: tuple[str, str, str], step: float) -> tuple[str, float]:
+    """The first of `units` (each `step` times smaller than the one before) showing the largest value as at least 1."""
+    top = max(values, default=0.0)
+    for i, unit in enumerate(units):
+        if top * step**i >= 1 or i == len(units) - 1:
+            return unit, step**i
+    raise AssertionError("unreachable")
+
+
 def overlap_table(rows: list[dict[str, Any]]) -> list[str]:
     """The schedule section of the text report (methods with an `overlap` summary)."""
     done = [r for r in rows if "overlap" in r]
@@ -111,7 +120,8 @@ def overlap_table(rows: list[dict[str, Any]]) -> list[str]:
         solver = (f"{st['optimal_windows']:.0f}/{st['windows']:.0f} windows proved optimal, "
                   f"{st['repeated_windows']:.0f} repeated, gap {st['solver_gap_cycles'] / 1e6:,.1f}M cycles"
                   if "windows" in st else "")
-        table.append({"method": r["method"], f"serial {unit}": f"{o['serial_seconds'] * scale:,.3f}",
+        table.append({"method": r["method"] + ("" if r["complete"] else " INCOMPLETE"),
+                      f"serial {unit}": f"{o['serial_seconds'] * scale:,.3f}",
                       f"{o['scheduler']} {unit}": f"{o['seconds'] * scale:,.3f}",
                       "gain": f"{1 - o['seconds'] / o['serial_seconds']:.1%}" if o["serial_seconds"] else "",
                       f"bound {unit}": f"{o['bound_seconds'] * scale:,.3f}",
@@ -182,17 +192,31 @@ def _x(v: float | None, fits: bool = True) -> str:
 def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult], per_layer: bool = False, *,
              allow_unfit: bool = False) -> str:
     rows = method_rows(arch, results, allow_unfit=allow_unfit)
+    # units under which each column's largest value is at least 1 (no column of zeros for a small model)
+    tu, ts = _time_unit([r["seconds"] for r in rows])
+    eu, es = _scaled_unit([r["energy_pj"] / 1e12 for r in rows], ("J", "mJ", "µJ"), 1e3)
+    mu, ms = _scaled_unit([r["peak_memory_bytes"] / GIB for r in rows], ("GiB", "MiB", "KiB"), 1024)
+    du, ds = _scaled_unit([r["dram_bytes"] / GIB for r in rows], ("GiB", "MiB", "KiB"), 1024)
+    millions = max((r["trainable_params"] for r in rows), default=0) >= 1e5
+
+    def t(v: float) -> str:
+        return f"{v * ts:,.2f}"
+
     main = pd.DataFrame([{
         "method": r["method"] + ("" if r["complete"] else " INCOMPLETE"),
-        "step s": f"{r['seconds']:,.2f}", "speedup": _x(r["speedup_vs_lora"], r["fits_dram"] or allow_unfit),
-        "energy J": f"{r['energy_pj'] / 1e12:,.2f}", "peak GiB": f"{r['peak_memory_bytes'] / GIB:,.2f}",
-        "mem cut": _x(r["memory_reduction_vs_lora"], r["fits_dram"] or allow_unfit), "DRAM GiB": f"{r['dram_bytes'] / GIB:,.1f}",
-        "fits": "yes" if r["fits_dram"] else "NO", "trainable": f"{r['trainable_params'] / 1e6:,.1f}M",
-        "fwd s": f"{r['forward_seconds']:,.2f}", "bwd-data s": f"{r['backward_data_seconds']:,.2f}",
-        "bwd-weight s": f"{r['backward_weight_seconds']:,.2f}", "optim s": f"{r['optimizer_seconds']:,.2f}",
-        **({"recompute s": f"{r['recompute_seconds']:,.2f}"} if any(x["recompute_seconds"] for x in rows) else {})}
+        f"step {tu}": t(r["seconds"]), "speedup": _x(r["speedup_vs_lora"], r["fits_dram"] or allow_unfit),
+        f"energy {eu}": f"{r['energy_pj'] / 1e12 * es:,.2f}", f"peak {mu}": f"{r['peak_memory_bytes'] / GIB * ms:,.2f}",
+        "mem cut": _x(r["memory_reduction_vs_lora"], r["fits_dram"] or allow_unfit),
+        f"DRAM {du}": f"{r['dram_bytes'] / GIB * ds:,.1f}",
+        "fits": "yes" if r["fits_dram"] else "NO",
+        "trainable": f"{r['trainable_params'] / 1e6:,.1f}M" if millions else f"{r['trainable_params'] / 1e3:,.1f}K",
+        f"fwd {tu}": t(r["forward_seconds"]), f"bwd-data {tu}": t(r["backward_data_seconds"]),
+        f"bwd-weight {tu}": t(r["backward_weight_seconds"]), f"optim {tu}": t(r["optimizer_seconds"]),
+        **({f"recompute {tu}": t(r["recompute_seconds"])} if any(x["recompute_seconds"] for x in rows) else {})}
         for r in rows]).to_string(index=False)
-    mem = pd.DataFrame([{"method": r["method"], **{k.replace("_", " "): f"{r[f'peak_{k}_bytes'] / GIB:,.2f}" for k in BREAKDOWN}}
+    bu, bs = _scaled_unit([r[f"peak_{k}_bytes"] / GIB for r in rows for k in BREAKDOWN], ("GiB", "MiB", "KiB"), 1024)
+    mem = pd.DataFrame([{"method": r["method"], **{k.replace("_", " "): f"{r[f'peak_{k}_bytes'] / GIB * bs:,.2f}"
+                                                   for k in BREAKDOWN}}
                         for r in rows]).to_string(index=False)
     a = arch
     lines = [f"edgesim tune: {header['model']} (seq {header['seq']}, batch {header['batch']}) on {a.name} "
@@ -200,7 +224,7 @@ def to_table(arch: ArchSpec, header: dict[str, Any], results: list[MethodResult]
              f"{a.global_buffer.capacity_bytes / 1024:g} KiB buffer, {a.dram.capacity_bytes / GIB:g} GiB DRAM), "
              f"engine: {header['engine']}, mappings: {header.get('mapper', 'heuristic')}",
              f"trace: {header['trace']}", "", "One tuning step per method:", main, "",
-             "Peak memory breakdown (GiB) at each method's peak:", mem, "",
+             f"Peak memory breakdown ({bu}) at each method's peak:", mem, "",
              "speedup / mem cut: vanilla LoRA's step time / peak memory over the method's. "
              f"Vanilla methods run at {header['base_bits']}-bit weights and activations; gradients at {header['grad_bits']} bits."
              + _compression_note(header),
