@@ -5,7 +5,8 @@ A vector op streams its operands from DRAM through the global buffer to the vect
 result back (nothing is fused with the producing GEMM, a conservative default). Cost per op:
 - work: elements × ops per element; vector-unit cycles = ceil(work / (lanes × ops per lane per cycle));
 - traffic: every input read once and every output written once, at their bit-widths, through DRAM and
-  the global buffer; DRAM cycles = bytes / bandwidth;
+  the global buffer (a backward op: the incoming gradient and what it saved in, a gradient per forward input out,
+  `streams`); DRAM cycles = bytes / bandwidth;
 - double-buffered streaming: total = DRAM latency + max(vector cycles, DRAM cycles, buffer cycles);
 - energy: work × pJ/op + bytes × (DRAM + buffer read/write pJ/B).
 
@@ -58,6 +59,21 @@ STREAMS: dict[VectorKind, tuple[int, int]] = {
     VectorKind.TOPK: (1, 0),  # the scores in; k indices out (negligible)
 }
 IN_BITS: dict[VectorKind, float] = {VectorKind.DEQUANT_NF4: NF4_BITS_PER_WEIGHT}  # inputs narrower than `bits`
+# what an op's backward reads besides the incoming gradient: its forward inputs, its forward output, or nothing (an
+# add's gradient passes through, a rotary embedding's is a fixed rotation of it)
+SAVED: dict[VectorKind, str] = {VectorKind.ADD: "none", VectorKind.ROPE: "none", VectorKind.SOFTMAX: "output",
+                                VectorKind.MUL: "inputs", VectorKind.RMSNORM: "inputs", VectorKind.LAYERNORM: "inputs",
+                                VectorKind.SILU: "inputs", VectorKind.GELU: "inputs", VectorKind.RELU: "inputs"}
+
+
+def streams(op: VectorOp) -> tuple[int, int]:
+    """Tensors of the op's element shape it reads and writes. A backward reads the incoming gradient and what it
+    saved (`SAVED`), and writes one gradient per forward input."""
+    n_in, n_out = STREAMS[op.kind]
+    if not op.backward:
+        return n_in, n_out
+    saved = {"inputs": n_in, "output": n_out, "none": 0}[SAVED[op.kind]]
+    return 1 + saved, n_in
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,9 +102,7 @@ def evaluate_vector(arch: ArchSpec, op: VectorOp) -> VectorCost:
     vu, glb, dram = arch.vector_unit, arch.global_buffer, arch.dram
     work = op.elements * OPS_PER_ELEMENT[op.kind] * (2 if op.backward else 1)
     vector_cycles = float(math.ceil(work / (vu.lanes * vu.ops_per_lane_per_cycle)))
-    n_in, n_out = STREAMS[op.kind]
-    if op.backward:
-        n_in += 1  # the incoming gradient
+    n_in, n_out = streams(op)
     in_bytes = n_in * op.elements * IN_BITS.get(op.kind, op.bits) / 8
     out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
     dram_bytes = in_bytes + out_bytes

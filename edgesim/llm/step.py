@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from edgesim.arch import ArchSpec
-from edgesim.cost.vector import NF4_BITS_PER_WEIGHT
+from edgesim.cost.vector import NF4_BITS_PER_WEIGHT, SAVED
 from edgesim.llm.layers import FwdNode, LayerSettings, decoder_layer_nodes, output_bytes
 from edgesim.llm.model import ModelShape
 from edgesim.llm.trace import EdgeLlmPhase, LayerPolicy, uniform_policy
@@ -69,10 +69,6 @@ class TuningSettings:
 
 
 RECOMPUTE_CHOICES = ("none", "attention", "full")
-# what a vector op's backward reads besides the incoming gradient: its inputs, its output, or nothing
-SAVED: dict[VectorKind, str] = {VectorKind.ADD: "none", VectorKind.ROPE: "none", VectorKind.SOFTMAX: "output",
-                                VectorKind.MUL: "inputs", VectorKind.RMSNORM: "inputs", VectorKind.LAYERNORM: "inputs",
-                                VectorKind.SILU: "inputs", VectorKind.GELU: "inputs", VectorKind.RELU: "inputs"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,7 +52,7 @@ import networkx as nx
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import GemmCost
-from edgesim.cost.vector import IN_BITS, STREAMS, VectorCost
+from edgesim.cost.vector import IN_BITS, VectorCost, streams
 from edgesim.errors import Infeasible
 from edgesim.ops import Gemm, VectorOp
 from edgesim.overlap.schedule import RTOL, Schedule, saved_bytes
@@ -200,9 +200,7 @@ def _vector_chunks(arch: ArchSpec, op: VectorOp, cost: VectorCost, max_chunks: i
     latency = float(arch.dram.latency_cycles)
     by_latency = int(cost.dram_cycles // latency) if latency > 0 else VECTOR_CHUNKS
     n = max(1, min(max_chunks or VECTOR_CHUNKS, VECTOR_CHUNKS, by_latency))
-    n_in, n_out = STREAMS[op.kind]
-    if op.backward:
-        n_in += 1
+    n_in, n_out = streams(op)
     in_bytes = n_in * op.elements * IN_BITS.get(op.kind, op.bits) / 8
     out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
     busy = max(cost.vector_cycles, cost.glb_cycles) / n

@@ -32,7 +32,7 @@ import numpy as np
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import GemmCost, buffer_need_bytes
-from edgesim.cost.vector import IN_BITS, STREAMS, VectorCost
+from edgesim.cost.vector import IN_BITS, VectorCost, streams
 from edgesim.errors import Infeasible
 from edgesim.operands import operand_model
 from edgesim.ops import Gemm, Op, VectorOp
@@ -118,7 +118,7 @@ def _gemm_tasks(arch: ArchSpec, op: Gemm, c: GemmCost, inputs: tuple[str, ...], 
 
 def _vector_tasks(arch: ArchSpec, op: VectorOp, c: VectorCost, inputs: tuple[str, ...], outputs: tuple[str, ...],
                   out_bytes: float) -> OpTasks:
-    n_in = STREAMS[op.kind][0] + (1 if op.backward else 0)
+    n_in = streams(op)[0]
     per_input = op.elements * IN_BITS.get(op.kind, op.bits) / 8
     reads = tuple(InputRead(x, per_input) for x in inputs[:n_in])
     return OpTasks(name=op.name, inputs=inputs, outputs=outputs, engine="vector", prefetch=0.0, latency=arch.dram.latency_cycles,

@@ -24,6 +24,22 @@ def test_vector_op_compute_bound_by_hand():
     assert c.energy_pj == pytest.approx(128_000 * 0.9 + 64_000 * 36 + 64_000 * 10.5)
 
 
+@pytest.mark.parametrize(("kind", "reads", "writes"), [
+    (VectorKind.MUL, 3, 2),  # dy, a, b in; da = dy*b and db = dy*a out
+    (VectorKind.ADD, 1, 2),  # dy in; dy to each input (the gradient passes through)
+    (VectorKind.ROPE, 1, 1),  # dy in; its inverse rotation out (the angles are fixed, nothing saved)
+    (VectorKind.SOFTMAX, 2, 1),  # dy and the saved output y in; dx = y * (dy - sum(dy * y)) out
+    (VectorKind.RMSNORM, 2, 1),  # dy and the saved input x in; dx out
+])
+def test_backward_streams_by_hand(kind, reads, writes):
+    """A backward reads the incoming gradient and what the forward saved, and writes a gradient per forward input:
+    N = 16,000 fp16 elements per stream, 32,000 B each."""
+    c = evaluate_vector(load_arch(), VectorOp(name="b", kind=kind, elements=16_000, bits=16, backward=True))
+    assert c.dram_bytes == (reads + writes) * 32_000
+    # DRAM energy: 36 pJ/B read and written alike on the default NPU
+    assert c.level_energy_pj["dram"] == pytest.approx((reads + writes) * 32_000 * 36)
+
+
 def test_elementwise_add_is_memory_bound():
     c = evaluate_vector(load_arch(), VectorOp(name="add", kind=VectorKind.ADD, elements=16_000, bits=16))
     # 16,000 ops / 16 = 1,000 cycles of work; 3 streams x 32,000 B = 96,000 B / 16 = 6,000 DRAM cycles
