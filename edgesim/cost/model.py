@@ -38,7 +38,8 @@ IntArray = npt.NDArray[np.int64]
 # number this model (or the access counts, tiling, systolic or operand models it uses) can produce may change, and
 # whenever feasibility (`fits`, `registers_shortfall`) may change, so that no cache serves a mapping chosen by an
 # older model.
-COST_MODEL_VERSION = 2  # 2: the register-file port carries only the held operand (docs/register-file.md)
+COST_MODEL_VERSION = 3  # 2: the register-file port carries only the held operand (docs/register-file.md); 3: a backward
+# vector op reads the incoming gradient and what it saved, and writes a gradient per forward input (cost.vector.streams)
 
 @dataclass(frozen=True, slots=True)
 class CostArrays:
