@@ -1,9 +1,11 @@
 """Sweep results in an embedded SQLite database: one row per (point, workload), committed as soon as it finishes.
 
 WAL mode and a commit per row: a sweep killed at any moment (even kill -9) keeps every row committed before, and
-the next run of the same spec skips them. The spec is stored with the results; a database holds one sweep.
+the next run of the same spec skips them. The spec is stored with the results; a database holds one sweep, made by
+one model (`model_version`: edgesim's and its cost model's versions). A run refuses a database another model made,
+whose rows would otherwise sit beside the new ones in every table and front.
 
-Tables: `meta` (key, value: the spec as JSON, its name), `results` (one row per task; the swept parameters are
+Tables: `meta` (key, value: the spec as JSON, its name, the model version), `results` (one row per task; the swept parameters are
 columns named by their field path, e.g. "pe_array.rows"; breakdowns are JSON text).
 """
 
@@ -16,13 +18,20 @@ from typing import Any
 
 import pandas as pd
 
+import edgesim
 from edgesim.config.sweep import SweepSpec
+from edgesim.cost.model import COST_MODEL_VERSION
 from edgesim.errors import ConfigError, Problem
 
 OBJECTIVE_COLUMNS = ("latency_s", "energy_j", "energy_pj", "area_mm2", "peak_memory_bytes", "dram_bytes", "edp",
                      "tokens_per_s")
 JSON_COLUMNS = ("area_breakdown", "phases", "memory")
 STATUSES = ("done", "infeasible", "failed")
+
+
+def model_version() -> str:
+    """What made a row: edgesim's version and its cost model's."""
+    return f"edgesim {edgesim.__version__}, cost model version {COST_MODEL_VERSION}"
 
 
 class ResultStore:
@@ -49,6 +58,12 @@ class ResultStore:
                 raise ConfigError(Problem(source=str(path), path="", message=(
                     f"holds the results of a different sweep ({self._meta('name')!r}); give another -o file to start a "
                     "new one, or rerun the spec that made it to resume")))
+            made_by = self._meta("model")
+            if stored is not None and made_by != model_version():
+                raise ConfigError(Problem(source=str(path), path="", message=(
+                    f"holds results of {made_by or 'an earlier edgesim (no model version recorded)'}, not of "
+                    f"{model_version()}: new rows would sit beside them. Give another -o file, or delete this one to "
+                    "rerun the sweep")))
             self.params = tuple(p for p, _ in spec.parameters)
             self._create(spec)
 
@@ -70,7 +85,8 @@ class ResultStore:
             self.db.execute(f"CREATE TABLE IF NOT EXISTS results (point_id TEXT PRIMARY KEY, point_key TEXT NOT NULL, "
                             f"workload TEXT NOT NULL{params}{objectives}, fits INTEGER, infeasible_ops INTEGER"
                             f"{json_cols}, status TEXT NOT NULL, error TEXT, wall_s REAL)")
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('spec', ?), ('name', ?)", (spec.to_json(), spec.name))
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('spec', ?), ('name', ?), ('model', ?)",
+                            (spec.to_json(), spec.name, model_version()))
 
     def done_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT point_id FROM results")}

@@ -198,3 +198,26 @@ def test_ctrl_c_exits_130_with_one_line_and_the_rerun_completes_identically(refe
     assert 5 <= count(db) < TASKS
     edgesim("sweep", "run", str(spec), "-o", str(db), "--workers", "1", "--no-cache", "--no-progress")
     assert rows(db) == rows(ref)
+
+
+@pytest.mark.parametrize("made_by", ["edgesim 0.1.0, cost model version 2", None])
+def test_a_database_another_model_made_is_refused(tmp_path, made_by):
+    """Rows of an older cost model (or of an edgesim that recorded none) must not sit beside new ones: the run stops
+    with exit 2, names the database and both models, and leaves its rows as they were."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(TINY_SPEC.replace("[8, 16, 32]", "[8]").replace("[8, 16]\n", "[8]\n"), encoding="utf-8")
+    db = tmp_path / "r.db"
+    edgesim("sweep", "run", str(spec), "-o", str(db), "--workers", "1", "--no-cache", "--no-progress")
+    before = rows(db)
+    con = sqlite3.connect(db)
+    with con:
+        if made_by is None:
+            con.execute("DELETE FROM meta WHERE key = 'model'")
+        else:
+            con.execute("UPDATE meta SET value = ? WHERE key = 'model'", (made_by,))
+    con.close()
+    res = edgesim("sweep", "run", str(spec), "-o", str(db), "--no-cache", "--no-progress", check=False)
+    assert res.returncode == 2 and str(db) in res.stderr and "cost model version" in res.stderr
+    assert (made_by or "no model version recorded") in res.stderr
+    assert "Traceback" not in res.stderr
+    assert rows(db) == before
