@@ -13,12 +13,14 @@ Prints the sweep's counts, each workload's front, and the comparisons the README
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from edgesim.config.sweep import load_sweep_spec
+from edgesim.errors import ConfigError
 from edgesim.report.sweep import pareto_text, write_report
 from edgesim.sweep.pareto import Front, fronts
 from edgesim.sweep.run import run_sweep
@@ -70,4 +72,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except ConfigError as exc:  # e.g. a results database another model made: say what to do, no traceback
+        print(f"{Path(__file__).parent.name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -33,6 +33,7 @@ import plots  # noqa: E402
 from edgesim.config.hardware import load_arch  # noqa: E402
 from edgesim.config.models import load_model  # noqa: E402
 from edgesim.config.sweep import load_sweep_spec  # noqa: E402
+from edgesim.errors import ConfigError
 from edgesim.report.sweep import write_report  # noqa: E402
 from edgesim.sweep.run import run_sweep  # noqa: E402
 from edgesim.sweep.store import ResultStore  # noqa: E402
@@ -141,4 +142,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except ConfigError as exc:  # e.g. a results database another model made: say what to do, no traceback
+        print(f"{Path(__file__).parent.name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
