@@ -98,13 +98,17 @@ class VectorCost:
         return 0
 
 
+def stream_bytes(op: VectorOp) -> tuple[float, float]:
+    """Bytes the op reads and writes (`streams` tensors of its element shape, inputs at `IN_BITS` where narrower)."""
+    n_in, n_out = streams(op)
+    return n_in * op.elements * IN_BITS.get(op.kind, op.bits) / 8, n_out * op.elements * bits_to_bytes(op.bits)
+
+
 def evaluate_vector(arch: ArchSpec, op: VectorOp) -> VectorCost:
     vu, glb, dram = arch.vector_unit, arch.global_buffer, arch.dram
     work = op.elements * OPS_PER_ELEMENT[op.kind] * (2 if op.backward else 1)
     vector_cycles = float(math.ceil(work / (vu.lanes * vu.ops_per_lane_per_cycle)))
-    n_in, n_out = streams(op)
-    in_bytes = n_in * op.elements * IN_BITS.get(op.kind, op.bits) / 8
-    out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
+    in_bytes, out_bytes = stream_bytes(op)
     dram_bytes = in_bytes + out_bytes
     dram_cycles = dram_bytes / dram.bandwidth_bytes_per_cycle
     glb_cycles = 2 * dram_bytes / glb.bandwidth_bytes_per_cycle  # every byte written then read once

@@ -20,21 +20,13 @@ import numpy as np
 
 from edgesim.llm.step import TuningStep
 from edgesim.methods import Phase
+from edgesim.overlap.graph import op_graph as tensor_graph
 from edgesim.results import MemoryReport
 
 
 def op_graph(step: TuningStep) -> nx.DiGraph[int]:
     """Nodes are op indices; an edge u -> v when v reads a tensor u writes."""
-    g: nx.DiGraph[int] = nx.DiGraph()
-    writers: dict[str, list[int]] = {}
-    for i, n in enumerate(step.nodes):
-        g.add_node(i, name=n.op.name, phase=str(n.phase), layer=n.layer)
-        for x in n.inputs:
-            for w in writers.get(x, []):
-                g.add_edge(w, i, tensor=x)
-        for out in n.outputs:
-            writers.setdefault(out, []).append(i)
-    return g
+    return tensor_graph(step.nodes)
 
 
 def check_order(step: TuningStep) -> None:

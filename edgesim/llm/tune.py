@@ -20,7 +20,7 @@ from edgesim.llm.trace import Trace, check_against
 from edgesim.methods import Method, Phase
 from edgesim.overlap.graph import op_graph
 from edgesim.overlap.run import SERIAL, OverlapSettings, bound, schedule
-from edgesim.overlap.schedule import Schedule, attribute, busy_shares, saved_bytes
+from edgesim.overlap.schedule import Schedule, attribute, busy_shares, op_starts, saved_traffic
 from edgesim.overlap.tasks import step_tasks
 from edgesim.results import Engine, InfeasibleOp, MemoryReport, MethodResult, OpResult, ScheduledOp, StepCost, StepSchedule
 from edgesim.search.base import Searcher
@@ -77,24 +77,20 @@ def _overlapped(arch: ArchSpec, step: TuningStep, results: list[OpResult], setti
     s = schedule(arch, tasks, graph, keys, settings)
     bounds = bound(arch, tasks, graph, settings.reuse and settings.scheduler == "cpsat")
     bw, dram = arch.dram.bandwidth_bytes_per_cycle, arch.dram
-    nominal = saved_bytes(tasks, s.kept)
     out_saved = [0.0] * len(tasks)
     for c in s.kept:
         out_saved[c.producer] += c.bytes
     energy, traffic = [], []
-    for t, r, nom, out in zip(tasks, results, nominal, out_saved, strict=True):
+    for r, saved, out in zip(results, saved_traffic(tasks, s.kept, bw), out_saved, strict=True):
         cost = r.cost
         e = 0.0 if isinstance(cost, Infeasible) else cost.energy_pj
         d = 0.0 if isinstance(cost, Infeasible) else cost.dram_bytes
-        saved = (t.stream - t.stream_cycles(nom, bw)) * bw  # capped at the op's stream
         if saved > 0:
             write = min(out, saved)
             e -= write * dram.write_energy_pj_per_byte + (saved - write) * dram.read_energy_pj_per_byte
         energy.append(e)
         traffic.append(d - saved)
-    starts = [min(s.prefetch_start[i], s.compute_start[i] - t.latency) for i, t in enumerate(tasks)]
-    ends = [s.end(i) for i in range(len(tasks))]
-    memory = peak_memory(step, (starts, ends))
+    memory = peak_memory(step, (op_starts(tasks, s), [s.end(i) for i in range(len(tasks))]))
     phases = [str(n.phase) for n in step.nodes]
     phase_busy: dict[str, dict[str, float]] = {}
     for i, (t, ph) in enumerate(zip(tasks, phases, strict=True)):

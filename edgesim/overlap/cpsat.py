@@ -37,7 +37,7 @@ from ortools.sat.python import cp_model
 
 from edgesim.overlap.graph import Candidate, reuse_candidates
 from edgesim.overlap.greedy import Durations, State, list_schedule, tail_lengths
-from edgesim.overlap.schedule import Schedule, saved_bytes
+from edgesim.overlap.schedule import Schedule, saved_bytes, traffic
 from edgesim.overlap.tasks import ENGINES, OpTasks
 
 _Solution = tuple[tuple[tuple[int, int, int, int, int], ...], tuple[bool, ...], str, int, int]
@@ -334,10 +334,7 @@ def cpsat(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], keys: Sequence[Hasha
             state.holds.append((xstart[c.producer], max(xstart[rd] + csize[rd] for rd in c.readers), c.bytes))
     stats["seconds"] = time.perf_counter() - t0
     stats["quantum_cycles"] = q
-    saved_all = saved_bytes(tasks, kept)
-    traffic = sum(t.dram_bytes - (t.stream - t.stream_cycles(s, bandwidth)) * bandwidth
-                  for t, s in zip(tasks, saved_all, strict=True))
     return Schedule(scheduler="cpsat", prefetch_start=tuple(pstart), compute_start=tuple(xstart),
                     compute_cycles=tuple(csize), stream_start=tuple(rstart), stream_cycles=tuple(rcycles),
                     kept=tuple(kept), makespan=max((xstart[i] + csize[i] for i in range(n)), default=0.0),
-                    dram_bytes=traffic, stats=stats)
+                    dram_bytes=traffic(tasks, kept, bandwidth), stats=stats)

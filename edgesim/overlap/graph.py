@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import networkx as nx
 
 from edgesim.overlap.tasks import OpTasks
 
 
-def op_graph(tasks: Sequence[OpTasks]) -> nx.DiGraph[int]:
+class Tensors(Protocol):
+    """An op as the tensors it reads and writes (`OpTasks`, `edgesim.llm.step.StepNode`)."""
+
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+    @property
+    def outputs(self) -> tuple[str, ...]: ...
+
+
+def op_graph(tasks: Sequence[Tensors]) -> nx.DiGraph[int]:
     """Nodes are op indices; an edge u -> v when v reads a tensor u writes (every writer of it: the gradient of a
     tensor read by several ops accumulates from several writers)."""
     g: nx.DiGraph[int] = nx.DiGraph()

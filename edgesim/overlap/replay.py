@@ -52,14 +52,13 @@ import networkx as nx
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.model import GemmCost
-from edgesim.cost.vector import IN_BITS, VectorCost, streams
+from edgesim.cost.vector import VectorCost, stream_bytes
 from edgesim.errors import Infeasible
 from edgesim.ops import Gemm, VectorOp
-from edgesim.overlap.schedule import RTOL, Schedule, saved_bytes
+from edgesim.overlap.schedule import RTOL, Schedule, op_starts, saved_bytes
 from edgesim.overlap.tasks import OpTasks
 from edgesim.sim.pipeline import Ports, ports_of
 from edgesim.sim.tiles import Node, Seq, Tile, tile_tree
-from edgesim.units import bits_to_bytes
 
 VECTOR_CHUNKS = 64  # the most chunks a vector op streams in
 NEG_INF = float("-inf")
@@ -200,9 +199,7 @@ def _vector_chunks(arch: ArchSpec, op: VectorOp, cost: VectorCost, max_chunks: i
     latency = float(arch.dram.latency_cycles)
     by_latency = int(cost.dram_cycles // latency) if latency > 0 else VECTOR_CHUNKS
     n = max(1, min(max_chunks or VECTOR_CHUNKS, VECTOR_CHUNKS, by_latency))
-    n_in, n_out = streams(op)
-    in_bytes = n_in * op.elements * IN_BITS.get(op.kind, op.bits) / 8
-    out_bytes = n_out * op.elements * bits_to_bytes(op.bits)
+    in_bytes, out_bytes = stream_bytes(op)
     busy = max(cost.vector_cycles, cost.glb_cycles) / n
     return Chunks((in_bytes / n,) * n, (busy,) * n, (out_bytes / n,) * n, True)
 
@@ -518,7 +515,7 @@ def schedule_plan(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], schedule: Sc
             scaled.append(None)
         else:
             scaled.append(ch.scaled(_factor(load_saved[i], sum(ch.load)), _factor(wb_saved[i], sum(ch.writeback))))
-    floor = tuple(min(schedule.prefetch_start[i], schedule.compute_start[i] - tasks[i].latency) for i in range(n))
+    floor = tuple(op_starts(tasks, schedule))
     return Plan(chunks=tuple(scaled), engine=tuple(t.engine for t in tasks), floor=floor,
                 preds=tuple(tuple(graph.pred[i]) for i in range(n)), order=tuple(schedule.compute_start),
                 hold=tuple(t.hold_bytes for t in tasks),

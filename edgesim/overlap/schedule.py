@@ -41,6 +41,11 @@ class Schedule:
         return self.compute_start[i] + self.compute_cycles[i]
 
 
+def op_starts(tasks: Sequence[OpTasks], s: Schedule) -> list[float]:
+    """When each op begins: its prefetch, or (with none) the DRAM latency before its compute."""
+    return [min(s.prefetch_start[i], s.compute_start[i] - t.latency) for i, t in enumerate(tasks)]
+
+
 def saved_bytes(tasks: Sequence[OpTasks], kept: Sequence[Candidate]) -> list[float]:
     """DRAM bytes each op does not move because of the kept tensors: the writer's write-back, each reader's reads."""
     saved = [0.0] * len(tasks)
@@ -51,10 +56,15 @@ def saved_bytes(tasks: Sequence[OpTasks], kept: Sequence[Candidate]) -> list[flo
     return saved
 
 
+def saved_traffic(tasks: Sequence[OpTasks], kept: Sequence[Candidate], bandwidth: float) -> list[float]:
+    """DRAM bytes each op does not move because of the kept tensors, capped at what its stream carries."""
+    return [(t.stream - t.stream_cycles(s, bandwidth)) * bandwidth
+            for t, s in zip(tasks, saved_bytes(tasks, kept), strict=True)]
+
+
 def traffic(tasks: Sequence[OpTasks], kept: Sequence[Candidate], bandwidth: float) -> float:
-    """DRAM bytes moved: each op's, less what its kept tensors save (never below its prefetch)."""
-    saved = saved_bytes(tasks, kept)
-    return sum(t.dram_bytes - (t.stream - t.stream_cycles(s, bandwidth)) * bandwidth for t, s in zip(tasks, saved, strict=True))
+    """DRAM bytes moved: each op's, less what its kept tensors save."""
+    return sum(t.dram_bytes for t in tasks) - sum(saved_traffic(tasks, kept, bandwidth))
 
 
 def _overlaps(intervals: list[tuple[float, float, str]], tol: float) -> list[str]:

@@ -94,8 +94,7 @@ def overlap_summary(arch: ArchSpec, r: MethodResult) -> dict[str, Any]:
 
 def _time_unit(seconds: list[float]) -> tuple[str, float]:
     """s, ms or µs, whichever shows the largest of `seconds` as at least 1, and its scale."""
-    top = max(seconds, default=0.0)
-    return ("s", 1.0) if top >= 1 else ("ms", 1e3) if top >= 1e-3 else ("µs", 1e6)
+    return _scaled_unit(seconds, ("s", "ms", "µs"), 1e3)
 
 
 def _scaled_unit(values: list[float], units: tuple[str, str, str], step: float) -> tuple[str, float]:

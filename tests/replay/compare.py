@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-WALL_CLOCK = {"search_seconds", "wall_seconds"}
+WALL_CLOCK = {"search_seconds", "wall_seconds", "scheduling_seconds"}
 
 
 def masked(x: Any) -> Any:
