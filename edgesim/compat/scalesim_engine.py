@@ -103,26 +103,31 @@ def run_conv(arch: ScaleSimArch, ifmap_h: int, ifmap_w: int, filter_h: int, filt
 
 
 def _run(arch: ScaleSimArch, ifmap: IntArray, filt: IntArray, layer: str, mnk: tuple[int, int, int]) -> ScaleSimRun:
-    if arch.bandwidth_mode != BandwidthMode.USER:
-        raise NotImplementedError("CALC bandwidth mode")
     lay = build_layer(ifmap, filt, arch.dataflow, arch.rows, arch.cols)
-    ifm = ReadPort(lay.ifmap, arch.ifmap_sram_kb * KB, arch.ifmap_bw)
-    fil = ReadPort(lay.filter, arch.filter_sram_kb * KB, arch.filter_bw)
-    out = WritePort(arch.ofmap_sram_kb * KB, arch.ofmap_bw)
+    calc = arch.bandwidth_mode == BandwidthMode.CALC
+    ifm = ReadPort(lay.ifmap, arch.ifmap_sram_kb * KB, arch.ifmap_bw, stalls=not calc)
+    fil = ReadPort(lay.filter, arch.filter_sram_kb * KB, arch.filter_bw, stalls=not calc)
+    out = WritePort(arch.ofmap_sram_kb * KB, arch.cols if calc else arch.ofmap_bw)
     total, stall = _replay(lay, ifm, fil, out)
     out.drain_all(total)
-    span = out.last_end + max(ifm.fill_rows, fil.fill_rows)
+    if calc:
+        (if_reads, if_first), (fi_reads, fi_first) = (estimated_reads(d, arch_kb * KB) for d, arch_kb in
+                                                      ((lay.ifmap, arch.ifmap_sram_kb), (lay.filter, arch.filter_sram_kb)))
+        span = out.last_end - min(if_first, fi_first)
+    else:
+        if_reads, fi_reads = ifm.dram_words(), fil.dram_words()
+        span = out.last_end + max(ifm.fill_rows, fil.fill_rows)
     m, n, k = mnk
     return ScaleSimRun(layer=layer, m=m, n=n, k=k, total_cycles=total, stall_cycles=stall, span_cycles=span,
-                       compute_cycles=total - stall, ifmap_dram_reads=ifm.dram_words(),
-                       filter_dram_reads=fil.dram_words(), ofmap_dram_writes=out.words,
-                       mapping_efficiency=lay.mapping_efficiency, compute_utilization=lay.compute_utilization)
+                       compute_cycles=total - stall, ifmap_dram_reads=if_reads, filter_dram_reads=fi_reads,
+                       ofmap_dram_writes=out.words, mapping_efficiency=lay.mapping_efficiency,
+                       compute_utilization=lay.compute_utilization)
 
 
 class ReadPort:
     """One input operand's double-buffered SRAM: where its window slides, and when each slide completes."""
 
-    def __init__(self, demands: Demands, words: int, bw: int) -> None:
+    def __init__(self, demands: Demands, words: int, bw: int, *, stalls: bool = True) -> None:
         eps = math.ceil(words / 100)  # words per set
         active = math.ceil(words * ACTIVE_FRACTION)
         prefetch = words - active
@@ -137,7 +142,7 @@ class ReadPort:
         self.slide_rows = math.ceil(prefetch / bw)
         # sets of each address (an im2col ifmap repeats words: a word is a hit if any of its sets is in the window)
         sets_of = _sets_of(fetch[valid], rank[valid] // eps)
-        self.slides = _slides(sets_of[demands.addr], demands.line, n_sets, n_active, n_prefetch)
+        self.slides = _slides(sets_of[demands.addr], demands.line, n_sets, n_active, n_prefetch) if stalls else {}
         self.count = sum(sum(s) for s in self.slides.values())  # slides, not misses
 
     def dram_words(self) -> int:
@@ -197,6 +202,40 @@ def _slides(sets: IntArray, line: IntArray, n_sets: int, n_active: int, n_prefet
         pos += d + 1
         chunk = max(64, 2 * d)
     return out
+
+
+def estimated_reads(demands: Demands, words: int) -> tuple[int, int]:
+    """CALC mode's DRAM reads (`memory/read_buffer_estimate_bw.py`): (words read, cycle of the first read).
+
+    SCALE-Sim groups the words the array misses, in demand order, into sets of floor(SRAM words / 100); a word
+    hits while the set it was last put in is at or after the window's first set, which moves 50 sets on each time
+    50 more sets fill. Every set is read once, so the reads are the misses. Within a stretch where the window
+    does not move, a word misses only at its first demand in the stretch, and only if its last set is older: one
+    numpy pass per stretch. The first read: the window's first 50 sets are read just before the first demand
+    (default bandwidth 10 words/cycle), or, if fewer sets ever fill, all of them before cycle 0.
+    """
+    per_set, window, bw = words // 100, 50, 10
+    addr = demands.addr
+    last = np.full(int(addr.max()) + 1 if addr.size else 1, -1, dtype=np.int64)
+    inserted, start, pos = 0, 0, 0
+    while pos < addr.size:
+        boundary = (start + window) * per_set  # the insertion after which the window moves
+        chunk = addr[pos:pos + max(4096, 2 * per_set * window)]
+        cand = np.flatnonzero(last[chunk] < start)
+        _, first = np.unique(chunk[cand], return_index=True)
+        at = np.sort(cand[first])  # positions (in the chunk) of the misses
+        room = boundary - inserted
+        if at.size >= room:  # the window moves after the room-th miss: the rest of the chunk sees the new window
+            at = at[:room]
+            last[chunk[at]] = (inserted + np.arange(at.size)) // per_set
+            inserted, start, pos = boundary, start + window, pos + int(at[-1]) + 1
+            continue
+        last[chunk[at]] = (inserted + np.arange(at.size)) // per_set
+        inserted += at.size
+        pos += chunk.size
+    if inserted >= window * per_set:  # the window's first sets filled during the run
+        return inserted, int(demands.line[0]) - math.ceil(window * per_set / bw)
+    return inserted, -math.ceil(-(-inserted // per_set) * per_set / bw)
 
 
 class WritePort:
