@@ -38,7 +38,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from edgesim.compat.scalesim_folds import Demands, Layer, build_layer, conv_operands, gemm_operands
+from edgesim.compat.scalesim_folds import Batch, Demands, batches, conv_operands, gemm_operands, plan_layer, utilisation
 from edgesim.mapping import Dataflow
 
 IntArray = npt.NDArray[np.int64]
@@ -103,47 +103,62 @@ def run_conv(arch: ScaleSimArch, ifmap_h: int, ifmap_w: int, filter_h: int, filt
 
 
 def _run(arch: ScaleSimArch, ifmap: IntArray, filt: IntArray, layer: str, mnk: tuple[int, int, int]) -> ScaleSimRun:
-    lay = build_layer(ifmap, filt, arch.dataflow, arch.rows, arch.cols)
+    plan = plan_layer(ifmap, filt, arch.dataflow, arch.rows, arch.cols)
     calc = arch.bandwidth_mode == BandwidthMode.CALC
-    ifm = ReadPort(lay.ifmap, arch.ifmap_sram_kb * KB, arch.ifmap_bw, stalls=not calc)
-    fil = ReadPort(lay.filter, arch.filter_sram_kb * KB, arch.filter_bw, stalls=not calc)
+    ifm = ReadPort(plan.ifmap_fetch, arch.ifmap_sram_kb * KB, arch.ifmap_bw, stalls=not calc)
+    fil = ReadPort(plan.filter_fetch, arch.filter_sram_kb * KB, arch.filter_bw, stalls=not calc)
+    est_i = EstimatedReads(arch.ifmap_sram_kb * KB)
+    est_f = EstimatedReads(arch.filter_sram_kb * KB)
     out = WritePort(arch.ofmap_sram_kb * KB, arch.cols if calc else arch.ofmap_bw)
-    total, stall = _replay(lay, ifm, fil, out)
+    array = Array()
+    for batch in batches(plan):
+        if calc:
+            est_i.feed(batch.ifmap)
+            est_f.feed(batch.filter)
+        array.play(batch, ifm.feed(batch.ifmap), ifm, fil.feed(batch.filter), fil, out)
+    total, stall = array.last_write, array.stall
     out.drain_all(total)
     if calc:
-        (if_reads, if_first), (fi_reads, fi_first) = (estimated_reads(d, arch_kb * KB) for d, arch_kb in
-                                                      ((lay.ifmap, arch.ifmap_sram_kb), (lay.filter, arch.filter_sram_kb)))
-        span = out.last_end - min(if_first, fi_first)
+        if_reads, fi_reads = est_i.inserted, est_f.inserted
+        span = out.last_end - min(est_i.first_read(), est_f.first_read())
     else:
         if_reads, fi_reads = ifm.dram_words(), fil.dram_words()
         span = out.last_end + max(ifm.fill_rows, fil.fill_rows)
+    eff, util = utilisation(plan)
     m, n, k = mnk
     return ScaleSimRun(layer=layer, m=m, n=n, k=k, total_cycles=total, stall_cycles=stall, span_cycles=span,
                        compute_cycles=total - stall, ifmap_dram_reads=if_reads, filter_dram_reads=fi_reads,
-                       ofmap_dram_writes=out.words, mapping_efficiency=lay.mapping_efficiency,
-                       compute_utilization=lay.compute_utilization)
+                       ofmap_dram_writes=out.words, mapping_efficiency=eff, compute_utilization=util)
 
 
 class ReadPort:
     """One input operand's double-buffered SRAM: where its window slides, and when each slide completes."""
 
-    def __init__(self, demands: Demands, words: int, bw: int, *, stalls: bool = True) -> None:
+    def __init__(self, fetch: IntArray, words: int, bw: int, *, stalls: bool = True) -> None:
         eps = math.ceil(words / 100)  # words per set
         active = math.ceil(words * ACTIVE_FRACTION)
         prefetch = words - active
-        fetch = demands.fetch
         valid = fetch >= 0
         rank = np.cumsum(valid) - 1
-        n_sets = int(valid.sum()) // eps + 1  # SCALE-Sim keeps a last (possibly empty) set
-        n_active = min(math.ceil(active / eps), n_sets)
-        n_prefetch = min(math.ceil(prefetch / eps), n_sets - n_active)
+        self.n_sets = int(valid.sum()) // eps + 1  # SCALE-Sim keeps a last (possibly empty) set
+        self.n_active = min(math.ceil(active / eps), self.n_sets)
+        self.n_prefetch = min(math.ceil(prefetch / eps), self.n_sets - self.n_active) if stalls else 0
         self.fill_rows = min(math.ceil(active / bw), math.ceil(fetch.size / bw))
         self.bw = bw
         self.slide_rows = math.ceil(prefetch / bw)
         # sets of each address (an im2col ifmap repeats words: a word is a hit if any of its sets is in the window)
-        sets_of = _sets_of(fetch[valid], rank[valid] // eps)
-        self.slides = _slides(sets_of[demands.addr], demands.line, n_sets, n_active, n_prefetch) if stalls else {}
-        self.count = sum(sum(s) for s in self.slides.values())  # slides, not misses
+        self.sets_of = _sets_of(fetch[valid], rank[valid] // eps)
+        self.start = 0  # the window's first set
+        self.count = 0  # slides so far
+
+    def feed(self, demands: Demands) -> dict[int, list[int]]:
+        """The next demands' misses: {line: [slides at each miss of that line, in order]}; the window moves on."""
+        if self.n_prefetch == 0:
+            return {}
+        out, self.start = _slides(self.sets_of[demands.addr], demands.line, self.start, self.n_sets, self.n_active,
+                                  self.n_prefetch)
+        self.count += sum(sum(s) for s in out.values())
+        return out
 
     def dram_words(self) -> int:
         return (self.fill_rows + self.count * self.slide_rows) * self.bw
@@ -166,19 +181,18 @@ def _sets_of(addr: IntArray, sets: IntArray) -> IntArray:
     return table
 
 
-def _slides(sets: IntArray, line: IntArray, n_sets: int, n_active: int, n_prefetch: int) -> dict[int, list[int]]:
-    """The window's slides, by demand line: {line: [slides at each miss of that line, in order]}.
+def _slides(sets: IntArray, line: IntArray, start: int, n_sets: int, n_active: int,
+            n_prefetch: int) -> tuple[dict[int, list[int]], int]:
+    """The window's slides, by demand line ({line: [slides at each miss of that line, in order]}), and its new start.
 
     `sets` holds each demand's sets (one column per copy of its word, -1 padding). A demand hits while one of
     its sets s satisfies (s - start) mod n_sets < n_active; a miss slides the window by n_prefetch sets until it
     hits: ceil(((s - start) mod n_sets - n_active + 1) / n_prefetch) slides.
     """
     out: dict[int, list[int]] = {}
-    if n_prefetch == 0:
-        return out
     single = sets.shape[1] == 1
     flat = sets[:, 0]
-    start, pos, size, chunk = 0, 0, sets.shape[0], 256
+    pos, size, chunk = 0, sets.shape[0], 256
     while pos < size:
         if single:
             off1 = (flat[pos:pos + chunk] - start) % n_sets
@@ -201,41 +215,62 @@ def _slides(sets: IntArray, line: IntArray, n_sets: int, n_active: int, n_prefet
         start = (start + slides * n_prefetch) % n_sets
         pos += d + 1
         chunk = max(64, 2 * d)
-    return out
+    return out, start
 
 
-def estimated_reads(demands: Demands, words: int) -> tuple[int, int]:
-    """CALC mode's DRAM reads (`memory/read_buffer_estimate_bw.py`): (words read, cycle of the first read).
+class EstimatedReads:
+    """CALC mode's DRAM reads (`memory/read_buffer_estimate_bw.py`).
 
     SCALE-Sim groups the words the array misses, in demand order, into sets of floor(SRAM words / 100); a word
     hits while the set it was last put in is at or after the window's first set, which moves 50 sets on each time
     50 more sets fill. Every set is read once, so the reads are the misses. Within a stretch where the window
     does not move, a word misses only at its first demand in the stretch, and only if its last set is older: one
-    numpy pass per stretch. The first read: the window's first 50 sets are read just before the first demand
-    (default bandwidth 10 words/cycle), or, if fewer sets ever fill, all of them before cycle 0.
+    numpy pass per stretch.
     """
-    per_set, window, bw = words // 100, 50, 10
-    addr = demands.addr
-    last = np.full(int(addr.max()) + 1 if addr.size else 1, -1, dtype=np.int64)
-    inserted, start, pos = 0, 0, 0
-    while pos < addr.size:
-        boundary = (start + window) * per_set  # the insertion after which the window moves
-        chunk = addr[pos:pos + max(4096, 2 * per_set * window)]
-        cand = np.flatnonzero(last[chunk] < start)
-        _, first = np.unique(chunk[cand], return_index=True)
-        at = np.sort(cand[first])  # positions (in the chunk) of the misses
-        room = boundary - inserted
-        if at.size >= room:  # the window moves after the room-th miss: the rest of the chunk sees the new window
-            at = at[:room]
-            last[chunk[at]] = (inserted + np.arange(at.size)) // per_set
-            inserted, start, pos = boundary, start + window, pos + int(at[-1]) + 1
-            continue
-        last[chunk[at]] = (inserted + np.arange(at.size)) // per_set
-        inserted += at.size
-        pos += chunk.size
-    if inserted >= window * per_set:  # the window's first sets filled during the run
-        return inserted, int(demands.line[0]) - math.ceil(window * per_set / bw)
-    return inserted, -math.ceil(-(-inserted // per_set) * per_set / bw)
+
+    WINDOW = 50  # sets
+    BW = 10  # SCALE-Sim's default words/cycle for the first read
+
+    def __init__(self, words: int) -> None:
+        self.per_set = words // 100
+        self.last: IntArray = np.full(0, -1, dtype=np.int64)  # each word's last set
+        self.inserted = 0  # words read
+        self.start = 0  # the window's first set
+        self.first_line = -1  # the first demand's line
+
+    def feed(self, demands: Demands) -> None:
+        addr = demands.addr
+        if addr.size == 0:
+            return
+        if self.first_line < 0:
+            self.first_line = int(demands.line[0])
+        last = self.last
+        if last.size <= int(addr.max()):
+            last = self.last = np.concatenate([last, np.full(int(addr.max()) + 1 - last.size, -1, dtype=np.int64)])
+        per_set, pos = self.per_set, 0
+        while pos < addr.size:
+            boundary = (self.start + self.WINDOW) * per_set  # the insertion after which the window moves
+            chunk = addr[pos:pos + max(4096, 2 * per_set * self.WINDOW)]
+            cand = np.flatnonzero(last[chunk] < self.start)
+            _, first = np.unique(chunk[cand], return_index=True)
+            at = np.sort(cand[first])  # positions (in the chunk) of the misses
+            room = boundary - self.inserted
+            if at.size >= room:  # the window moves after the room-th miss: the rest of the chunk sees the new one
+                at = at[:room]
+                last[chunk[at]] = (self.inserted + np.arange(at.size)) // per_set
+                self.inserted, self.start, pos = boundary, self.start + self.WINDOW, pos + int(at[-1]) + 1
+                continue
+            last[chunk[at]] = (self.inserted + np.arange(at.size)) // per_set
+            self.inserted += at.size
+            pos += chunk.size
+
+    def first_read(self) -> int:
+        """Cycle of the first DRAM read: the window's first sets are read just before the first demand, or, if
+        fewer sets ever fill, all of them before cycle 0."""
+        per_set, window = self.per_set, self.WINDOW
+        if self.inserted >= window * per_set:
+            return self.first_line - math.ceil(window * per_set / self.BW)
+        return -math.ceil(-(-self.inserted // per_set) * per_set / self.BW)
 
 
 class WritePort:
@@ -316,42 +351,53 @@ def _read_stall(port: ReadPort, slides: list[int], done: int, t: int) -> tuple[i
     return x - t - 1, done
 
 
-def _replay(lay: Layer, ifm: ReadPort, fil: ReadPort, out: WritePort) -> tuple[int, int]:
-    """Play the demand lines; returns SCALE-Sim's (Total Cycles, stall cycles)."""
-    cum = np.cumsum(lay.ofmap_words)
-    events = sorted(set(ifm.slides) | set(fil.slides))
-    stall, line, done_i, done_f, ev, last_write = 0, 0, 0, 0, 0, 0
-    while line < lay.lines:
-        nxt = events[ev] if ev < len(events) else lay.lines
-        here = _next_write_event(out, cum, line, nxt, stall)
-        if here > line:  # lines without any event: the array writes their words, nothing else happens
-            n = int(cum[here - 1] - (cum[line - 1] if line else 0))
-            out.stored += n
-            out.free -= n
-            last_write = here - 1 + stall
-        if here >= lay.lines:
-            break
-        t = here + stall
-        s_i, done_i = _read_stall(ifm, ifm.slides.get(here, []), done_i, t)
-        s_f, done_f = _read_stall(fil, fil.slides.get(here, []), done_f, t)
-        last_write = out.write_line(int(lay.ofmap_words[here]), t)
-        stall += max(s_i, s_f, last_write - t)
-        if here == nxt:
-            ev += 1
-        line = here + 1
-    return last_write, stall
+class Array:
+    """The array's progress over the demand lines: stall so far, slides used per port, last write cycle."""
+
+    def __init__(self) -> None:
+        self.stall = 0
+        self.done_i = 0
+        self.done_f = 0
+        self.last_write = 0
+
+    def play(self, batch: Batch, miss_i: dict[int, list[int]], ifm: ReadPort, miss_f: dict[int, list[int]],
+             fil: ReadPort, out: WritePort) -> None:
+        """Play one batch's lines: only lines with a miss or an ofmap event are played one by one."""
+        words = batch.ofmap_words
+        cum = np.cumsum(words)
+        events = sorted(set(miss_i) | set(miss_f))
+        first, lines = batch.first_line, words.size
+        ev, line = 0, 0  # line: local to the batch
+        while line < lines:
+            nxt = events[ev] - first if ev < len(events) else lines
+            here = _next_write_event(out, cum, line, nxt, first + self.stall)
+            if here > line:  # lines without any event: the array writes their words, nothing else happens
+                n = int(cum[here - 1] - (cum[line - 1] if line else 0))
+                out.stored += n
+                out.free -= n
+                self.last_write = first + here - 1 + self.stall
+            if here >= lines:
+                break
+            t = first + here + self.stall
+            s_i, self.done_i = _read_stall(ifm, miss_i.get(first + here, []), self.done_i, t)
+            s_f, self.done_f = _read_stall(fil, miss_f.get(first + here, []), self.done_f, t)
+            self.last_write = out.write_line(int(words[here]), t)
+            self.stall += max(s_i, s_f, self.last_write - t)
+            if here == nxt:
+                ev += 1
+            line = here + 1
 
 
-def _next_write_event(out: WritePort, cum: IntArray, line: int, end: int, stall: int) -> int:
+def _next_write_event(out: WritePort, cum: IntArray, line: int, end: int, offset: int) -> int:
     """The first line in [line, end) on which the ofmap SRAM stalls or starts a drain (`end` if none).
 
-    The stall is constant over these lines (only event lines add to it), so line l writes at l + stall.
+    The stall is constant over these lines (only event lines add to it), so line l writes at l + offset.
     """
     if line >= end:
         return end
     base = int(cum[line - 1]) if line else 0
     written = cum[line:end] - base  # words written through each line
-    busy = max(0, min(end, out.drain_end - stall) - line)  # lines written while a drain is in flight
+    busy = max(0, min(end, out.drain_end - offset) - line)  # lines written while a drain is in flight
     if busy:  # a word that leaves the SRAM full stalls the array
         hit = int(np.searchsorted(written[:busy], max(1, out.free), side="left"))
         if hit < busy:

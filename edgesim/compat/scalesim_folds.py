@@ -5,9 +5,9 @@ cycle of every fold (a "demand line"), lists the words the array reads from the 
 to the ofmap SRAM. It also lays each input operand out once as a "prefetch matrix", the order in which its SRAM
 fetches it from DRAM. This module builds the same orders with numpy index arithmetic (no per-fold or per-cycle
 loop) and returns only what the memory replay needs:
-- for each input operand, the valid demands in SCALE-Sim's order (line-major, then column): their line and address;
-- each input operand's fetch sequence (the flattened prefetch matrix, -1 for padding);
-- the ofmap words written on each line.
+- each input operand's fetch sequence (the flattened prefetch matrix, -1 for padding), once per layer;
+- in batches of whole folds (so memory stays bounded on large layers): for each input operand, the valid demands
+  in SCALE-Sim's order (line-major, then column), their line and address; and the ofmap words written on each line.
 
 Notation as in SCALE-Sim: the array has R rows and C columns; the layer's operand matrices are ifmap (P x W),
 filter (W x F) and ofmap (P x F); -1 marks an absent address. Per dataflow, Sr and Sc are the two dimensions
@@ -21,6 +21,7 @@ Folds run column folds outer, row folds inner.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,23 +34,47 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True, slots=True)
 class Demands:
-    """One input operand: its valid demands in SCALE-Sim's order, and its fetch sequence."""
+    """Valid demands of one input operand in SCALE-Sim's order (line-major, then column)."""
 
-    line: IntArray  # demand line of each valid demand
-    addr: IntArray  # its address
-    fetch: IntArray  # the flattened prefetch matrix, -1 for padding
+    line: IntArray  # demand line (counted over the whole layer)
+    addr: IntArray  # address
 
 
 @dataclass(frozen=True, slots=True)
-class Layer:
-    """A layer as SCALE-Sim's compute module plays it on one array and dataflow."""
+class Batch:
+    """A run of whole folds: its demands and the ofmap words written on each of its lines."""
 
-    lines: int  # demand lines in all folds
+    first_line: int
     ifmap: Demands
     filter: Demands
-    ofmap_words: IntArray  # ofmap words written per line
-    mapping_efficiency: float  # percent, SCALE-Sim's average over folds
-    compute_utilization: float  # percent
+    ofmap_words: IntArray  # per line, from first_line on
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """A layer as SCALE-Sim's compute module plays it on one array and dataflow."""
+
+    dataflow: Dataflow
+    rows: int
+    cols: int
+    sr: int  # extent mapped onto the array's rows
+    sc: int  # onto its columns
+    t: int  # streamed in time
+    per_fold: int  # demand lines per fold
+    row_fold: int
+    col_fold: int
+    ifmap: IntArray  # operand address matrices (P x W, W x F)
+    filt: IntArray
+    ifmap_fetch: IntArray  # the flattened prefetch matrices, -1 for padding
+    filter_fetch: IntArray
+
+    @property
+    def folds(self) -> int:
+        return self.row_fold * self.col_fold
+
+    @property
+    def lines(self) -> int:
+        return self.folds * self.per_fold
 
 
 def gemm_operands(m: int, n: int, k: int) -> tuple[IntArray, IntArray]:
@@ -86,11 +111,11 @@ def _gather(mat: IntArray, rows: IntArray, cols: IntArray, ok: npt.NDArray[np.bo
     return flat[np.where(ok, rows * mat.shape[1] + cols, flat.size - 1)]
 
 
-def _demands(block: IntArray) -> tuple[IntArray, IntArray]:
-    """The valid entries of a (folds, lines, width) demand block in SCALE-Sim's order: (global line, address)."""
+def _demands(block: IntArray, first_line: int) -> Demands:
+    """The valid entries of a (folds, lines, width) demand block in SCALE-Sim's order."""
     flat = block.ravel()
     at = np.flatnonzero(flat >= 0)
-    return at // block.shape[2], flat[at]
+    return Demands(line=at // block.shape[2] + first_line, addr=flat[at])
 
 
 def _anti_diagonal(mat: IntArray) -> IntArray:
@@ -114,45 +139,63 @@ def _stack(mat: IntArray, fold: int, folds: int, along_rows: bool) -> IntArray:
     return padded.reshape(height, folds, fold).transpose(1, 0, 2).reshape(folds * height, fold)
 
 
-def build_layer(ifmap: IntArray, filt: IntArray, dataflow: Dataflow, rows: int, cols: int) -> Layer:
-    """The demand and fetch orders SCALE-Sim's compute module produces for this layer, array and dataflow."""
+def plan_layer(ifmap: IntArray, filt: IntArray, dataflow: Dataflow, rows: int, cols: int) -> Plan:
+    """The fold geometry and fetch orders of this layer on this array and dataflow."""
     p, w = ifmap.shape
     f = filt.shape[1]
     if dataflow == Dataflow.OS:
-        sr, sc, t = p, f, w
-        per_fold = t + rows + cols - 2
+        sr, sc, t, per_fold = p, f, w, w + rows + cols - 2
     elif dataflow == Dataflow.WS:
-        sr, sc, t = w, f, p
-        per_fold = 2 * rows + cols + t - 2
+        sr, sc, t, per_fold = w, f, p, 2 * rows + cols + p - 2
     else:
-        sr, sc, t = w, p, f
-        per_fold = 2 * rows + cols + t - 2
+        sr, sc, t, per_fold = w, p, f, 2 * rows + cols + f - 2
     row_fold, col_fold = math.ceil(sr / rows), math.ceil(sc / cols)
-    fc = np.repeat(np.arange(col_fold, dtype=np.int64), row_fold)[:, None, None]
-    fr = np.tile(np.arange(row_fold, dtype=np.int64), col_fold)[:, None, None]
-    line = np.arange(per_fold, dtype=np.int64)[None, :, None]
+    if dataflow == Dataflow.OS:
+        if_fetch = _anti_diagonal(_stack(ifmap, rows, row_fold, along_rows=True))
+        fi_fetch = _anti_diagonal(_stack(filt, cols, col_fold, along_rows=False))
+    elif dataflow == Dataflow.WS:
+        if_fetch = _anti_diagonal(_stack(ifmap, rows, row_fold, along_rows=False))
+        fi_fetch = _stack(filt, cols, col_fold, along_rows=False).ravel()
+    else:
+        if_fetch = _stack(ifmap, cols, col_fold, along_rows=True).ravel()
+        fi_fetch = _anti_diagonal(_stack(filt, rows, row_fold, along_rows=True))
+    return Plan(dataflow=dataflow, rows=rows, cols=cols, sr=sr, sc=sc, t=t, per_fold=per_fold, row_fold=row_fold,
+                col_fold=col_fold, ifmap=ifmap, filt=filt, ifmap_fetch=if_fetch, filter_fetch=fi_fetch)
+
+
+def batches(plan: Plan, max_entries: int = 1 << 22) -> Iterator[Batch]:
+    """The layer's demands, whole folds at a time, each batch at most ~max_entries demand-matrix entries."""
+    step = max(1, max_entries // (plan.per_fold * max(plan.rows, plan.cols)))
+    for first in range(0, plan.folds, step):
+        yield _batch(plan, first, min(plan.folds, first + step))
+
+
+def _batch(plan: Plan, f0: int, f1: int) -> Batch:
+    rows, cols, sr, sc, t = plan.rows, plan.cols, plan.sr, plan.sc, plan.t
+    fold = np.arange(f0, f1, dtype=np.int64)
+    fc = (fold // plan.row_fold)[:, None, None]  # column folds outer, row folds inner
+    fr = (fold % plan.row_fold)[:, None, None]
+    line = np.arange(plan.per_fold, dtype=np.int64)[None, :, None]
     col_r = np.arange(rows, dtype=np.int64)[None, None, :]
     col_c = np.arange(cols, dtype=np.int64)[None, None, :]
-    shape_r = (row_fold * col_fold, per_fold, rows)
-    shape_c = (row_fold * col_fold, per_fold, cols)
+    shape_r = (f1 - f0, plan.per_fold, rows)
+    shape_c = (f1 - f0, plan.per_fold, cols)
+    ifmap, filt = plan.ifmap, plan.filt
 
     def block(shape: tuple[int, int, int], mat: IntArray, i: IntArray, j: IntArray,
               ok: npt.NDArray[np.bool_]) -> IntArray:
         return np.broadcast_to(_gather(mat, i, j, ok), shape)
 
-    if dataflow == Dataflow.OS:
+    if plan.dataflow == Dataflow.OS:
         d = line - col_r
         m = fr * rows + col_r
         if_block = block(shape_r, ifmap, m, d, (d >= 0) & (d < t) & (m < sr))
         d = line - col_c
         n = fc * cols + col_c
         fi_block = block(shape_c, filt, d, n, (d >= 0) & (d < t) & (n < sc))
-        d = line - col_c
         m = fr * rows + rows + t - 2 - line + col_c
-        of_ok = (d >= t - 1) & (d < t - 1 + rows) & (m < sr) & (fc * cols + col_c < sc)
-        if_fetch = _anti_diagonal(_stack(ifmap, rows, row_fold, along_rows=True))
-        fi_fetch = _anti_diagonal(_stack(filt, cols, col_fold, along_rows=False))
-    elif dataflow == Dataflow.WS:
+        of_ok = (d >= t - 1) & (d < t - 1 + rows) & (m < sr) & (n < sc)
+    elif plan.dataflow == Dataflow.WS:
         d = line - col_r
         k = fr * rows + col_r
         if_block = block(shape_r, ifmap, d - rows, k, (d >= rows) & (d < rows + t) & (k < sr))
@@ -160,9 +203,7 @@ def build_layer(ifmap: IntArray, filt: IntArray, dataflow: Dataflow, rows: int, 
         n = fc * cols + col_c
         fi_block = block(shape_c, filt, k, n, (line < rows) & (k < sr) & (n < sc))
         d = line - col_c
-        of_ok = (d >= 2 * rows - 1) & (d < 2 * rows - 1 + t) & (fc * cols + col_c < sc)
-        if_fetch = _anti_diagonal(_stack(ifmap, rows, row_fold, along_rows=False))
-        fi_fetch = _stack(filt, cols, col_fold, along_rows=False).ravel()
+        of_ok = (d >= 2 * rows - 1) & (d < 2 * rows - 1 + t) & (n < sc)
     else:
         k = fr * rows + rows - 1 - line
         m = fc * cols + col_c
@@ -171,16 +212,16 @@ def build_layer(ifmap: IntArray, filt: IntArray, dataflow: Dataflow, rows: int, 
         k = fr * rows + col_r
         fi_block = block(shape_r, filt, k, d - rows, (d >= rows) & (d < rows + t) & (k < sr))
         d = line - col_c
-        of_ok = (d >= 2 * rows - 1) & (d < 2 * rows - 1 + t) & (fc * cols + col_c < sc)
-        if_fetch = _stack(ifmap, cols, col_fold, along_rows=True).ravel()
-        fi_fetch = _anti_diagonal(_stack(filt, rows, row_fold, along_rows=True))
+        of_ok = (d >= 2 * rows - 1) & (d < 2 * rows - 1 + t) & (m < sc)
+    first_line = f0 * plan.per_fold
     of_words = np.broadcast_to(of_ok, shape_c).sum(axis=2).reshape(-1).astype(np.int64)
-    eff, util = _utilisation(dataflow, sr, sc, t, rows, cols, row_fold, col_fold)
-    if_line, if_addr = _demands(if_block)
-    fi_line, fi_addr = _demands(fi_block)
-    return Layer(lines=row_fold * col_fold * per_fold, ifmap=Demands(if_line, if_addr, if_fetch),
-                 filter=Demands(fi_line, fi_addr, fi_fetch), ofmap_words=of_words,
-                 mapping_efficiency=eff, compute_utilization=util)
+    return Batch(first_line=first_line, ifmap=_demands(if_block, first_line), filter=_demands(fi_block, first_line),
+                 ofmap_words=of_words)
+
+
+def utilisation(plan: Plan) -> tuple[float, float]:
+    """SCALE-Sim's average mapping efficiency and compute utilisation over folds (percent)."""
+    return _utilisation(plan.dataflow, plan.sr, plan.sc, plan.t, plan.rows, plan.cols, plan.row_fold, plan.col_fold)
 
 
 def _utilisation(dataflow: Dataflow, sr: int, sc: int, t: int, rows: int, cols: int, row_fold: int,
