@@ -89,9 +89,11 @@ def conv_operands(ifmap_h: int, ifmap_w: int, filter_h: int, filter_w: int, chan
     """SCALE-Sim's convolution operands: the im2col ifmap (its input words repeat across windows) and the filter.
 
     Addresses as in SCALE-Sim's `operand_matrix.calc_ifmap_elem_addr` (channel-last input, row-major windows).
+    The output size is SCALE-Sim's ceil((H - R + stride) / stride) (`topology_utils.topo_calc_hyperparams`): when
+    the stride does not divide H - R, the last window overhangs the input and its missing words are absent (-1).
     """
-    oh = (ifmap_h - filter_h) // stride_h + 1
-    ow = (ifmap_w - filter_w) // stride_w + 1
+    oh = -(-(ifmap_h - filter_h + stride_h) // stride_h)
+    ow = -(-(ifmap_w - filter_w + stride_w) // stride_w)
     window = filter_h * filter_w * channels
     i, j = np.meshgrid(np.arange(oh * ow, dtype=np.int64), np.arange(window, dtype=np.int64), indexing="ij")
     orow, ocol = np.divmod(i, ow)
