@@ -38,7 +38,17 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from edgesim.compat.scalesim_folds import Batch, Demands, batches, conv_operands, gemm_operands, plan_layer, utilisation
+from edgesim.compat.scalesim_folds import (
+    MAX_OPERAND_WORDS,
+    Batch,
+    Demands,
+    batches,
+    conv_operands,
+    gemm_operands,
+    plan_layer,
+    utilisation,
+)
+from edgesim.errors import ConfigError, Problem
 from edgesim.mapping import Dataflow
 
 IntArray = npt.NDArray[np.int64]
@@ -91,6 +101,7 @@ class ScaleSimRun:
 
 def run_gemm(arch: ScaleSimArch, m: int, n: int, k: int, *, layer: str = "gemm") -> ScaleSimRun:
     """SCALE-Sim v3's figures for the GEMM (M x K) @ (K x N) on `arch` (SCALE-Sim's GEMM mode)."""
+    _check_size(layer, m * k, k * n)
     ifmap, filt = gemm_operands(m, n, k)
     return _run(arch, ifmap, filt, layer, (m, n, k))
 
@@ -98,8 +109,20 @@ def run_gemm(arch: ScaleSimArch, m: int, n: int, k: int, *, layer: str = "gemm")
 def run_conv(arch: ScaleSimArch, ifmap_h: int, ifmap_w: int, filter_h: int, filter_w: int, channels: int,
              filters: int, stride_h: int, stride_w: int, *, layer: str = "conv") -> ScaleSimRun:
     """SCALE-Sim v3's figures for a convolution layer (its im2col GEMM: M = output pixels, K = window, N = filters)."""
+    pixels = -(-(ifmap_h - filter_h + stride_h) // stride_h) * -(-(ifmap_w - filter_w + stride_w) // stride_w)
+    window = filter_h * filter_w * channels
+    _check_size(layer, pixels * window, window * filters)
     ifmap, filt = conv_operands(ifmap_h, ifmap_w, filter_h, filter_w, channels, filters, stride_h, stride_w)
     return _run(arch, ifmap, filt, layer, (ifmap.shape[0], filters, ifmap.shape[1]))
+
+
+def _check_size(layer: str, ifmap_words: int, filter_words: int) -> None:
+    """Refuse a layer whose operand matrices the engine cannot hold (it keeps every word's address, as SCALE-Sim)."""
+    for name, words in (("ifmap", ifmap_words), ("filter", filter_words)):
+        if words > MAX_OPERAND_WORDS:
+            raise ConfigError(Problem(source=f"layer {layer}", path=name,
+                                      message=f"{words:,} words; --engine scalesim holds at most "
+                                              f"{MAX_OPERAND_WORDS:,} words per operand matrix"))
 
 
 def _run(arch: ScaleSimArch, ifmap: IntArray, filt: IntArray, layer: str, mnk: tuple[int, int, int]) -> ScaleSimRun:

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from edgesim.mapping import Dataflow
 
 IntArray = npt.NDArray[np.int64]
+MAX_OPERAND_WORDS = 1 << 28  # words per operand matrix the engine holds addresses for (2 GiB of int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +175,14 @@ def batches(plan: Plan, max_entries: int = 1 << 22) -> Iterator[Batch]:
 
 def _batch(plan: Plan, f0: int, f1: int) -> Batch:
     rows, cols, sr, sc, t = plan.rows, plan.cols, plan.sr, plan.sc, plan.t
-    fold = np.arange(f0, f1, dtype=np.int64)
+    # int32 slot coordinates: the operands hold at most MAX_OPERAND_WORDS words, so every index fits, and the
+    # broadcast index arithmetic moves half the bytes of int64
+    fold = np.arange(f0, f1, dtype=np.int32)
     fc = (fold // plan.row_fold)[:, None, None]  # column folds outer, row folds inner
     fr = (fold % plan.row_fold)[:, None, None]
-    line = np.arange(plan.per_fold, dtype=np.int64)[None, :, None]
-    col_r = np.arange(rows, dtype=np.int64)[None, None, :]
-    col_c = np.arange(cols, dtype=np.int64)[None, None, :]
+    line = np.arange(plan.per_fold, dtype=np.int32)[None, :, None]
+    col_r = np.arange(rows, dtype=np.int32)[None, None, :]
+    col_c = np.arange(cols, dtype=np.int32)[None, None, :]
     shape_r = (f1 - f0, plan.per_fold, rows)
     shape_c = (f1 - f0, plan.per_fold, cols)
     ifmap, filt = plan.ifmap, plan.filt

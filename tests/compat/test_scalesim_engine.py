@@ -15,6 +15,7 @@ import pytest
 import edgesim.compat.scalesim_engine as engine
 from edgesim.compat import scalesim_folds
 from edgesim.compat.scalesim_engine import BandwidthMode, ScaleSimArch, ScaleSimRun, run_conv, run_gemm
+from edgesim.errors import ConfigError
 from edgesim.mapping import Dataflow
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -122,3 +123,10 @@ def test_a_streamed_operand_by_hand() -> None:
     assert run.ifmap_dram_reads == 1536
     assert run.stall_cycles == 0
     assert run.total_cycles == 600 * 3 - 1
+
+
+def test_a_layer_too_large_to_hold_is_refused_before_any_work() -> None:
+    arch = ScaleSimArch(rows=16, cols=16, ifmap_sram_kb=64, filter_sram_kb=64, ofmap_sram_kb=64, dataflow=Dataflow.WS)
+    with pytest.raises(ConfigError, match=r"layer big: ifmap: 4,294,967,296 words; --engine scalesim holds at most "
+                                          r"268,435,456 words per operand matrix"):
+        run_gemm(arch, 65536, 16, 65536, layer="big")
