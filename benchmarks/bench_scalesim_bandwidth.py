@@ -161,6 +161,10 @@ def main() -> int:
           f"({ss_seconds / es_seconds:.0f}x faster than run_scale; per case median "
           f"{np.median([s / e for (_, s), (_, e) in zip(ss, es, strict=True)]):.0f}x, "
           f"min {min(s / e for (_, s), (_, e) in zip(ss, es, strict=True)):.0f}x)")
+    ratios = [s / e for (_, s), (_, e) in zip(ss, es, strict=True)]
+    slow = int(np.argmin(ratios))
+    print(f"slowest relative to SCALE-Sim: {cases[slow].label()} ({es[slow][1] * 1e3:.0f} ms against "
+          f"{ss[slow][1]:.2f} s, {ratios[slow]:.0f}x); cases under 100x: {sum(r < 100 for r in ratios)}")
     print(f"SCALE-Sim's figures equal the stored ones on {len(cases) - len(changed)}/{len(cases)} cases"
           + (f"; they changed on: {', '.join(changed)}" if changed else ""))
     print("\n|relative error| of edgesim --engine scalesim against SCALE-Sim:")

@@ -19,6 +19,7 @@ import pytest
 from edgesim.cli import main
 from edgesim.cli.simulate import scalesim_arch_of
 from edgesim.compat.scalesim_engine import BandwidthMode, ScaleSimArch
+from edgesim.compat.scalesim_files import load_scalesim_config, load_scalesim_topology
 from edgesim.config.hardware import load_arch
 from edgesim.mapping import Dataflow
 from tests.conftest import REPO
@@ -300,3 +301,22 @@ def test_topology_runs_on_the_analytic_engine_as_8_bit_gemms(write, capsys):
     assert data["engine"] == "analytic" and data["workload"] == "conv"
     assert [(r["op"], r["m"], r["n"], r["k"], r["a_bits"], r["b_bits"]) for r in data["per_op"]] == [
         ("C2", 25, 4, 18, 8, 8), ("C3", 25, 4, 18, 8, 8)]
+
+
+def test_shipped_scalesim_files(capsys):
+    """workloads/scalesim/: the config as written there, and the conv shapes as SCALE-Sim derives them by hand:
+    conv1 64x64x3, 3x3, stride 2: ceil((64 - 3 + 2) / 2) = 32 rows and columns, M = 1024, K = 27, N = 32;
+    conv3 32x32x64, stride 2: ceil(31 / 2) = 16, M = 256, K = 576; fc: a 1x1 input, M = 1, K = 2048, N = 10."""
+    cfg = REPO / "workloads" / "scalesim" / "edge_npu_ws.cfg"
+    arch = load_scalesim_config(cfg)
+    assert (arch.rows, arch.cols, arch.ifmap_sram_kb, arch.filter_sram_kb, arch.ofmap_sram_kb) == (16, 16, 96, 96, 64)
+    assert (arch.dataflow, arch.bandwidth_mode, arch.ifmap_bw, arch.filter_bw, arch.ofmap_bw) == \
+        (Dataflow.WS, BandwidthMode.USER, 4, 4, 4)
+    layers = {x.name: (x.m, x.k, x.n) for x in load_scalesim_topology(REPO / "workloads/scalesim/small_cnn_conv.csv")}
+    assert (layers["conv1"], layers["conv3"], layers["fc"]) == ((1024, 27, 32), (256, 576, 64), (1, 2048, 10))
+    gemms = load_scalesim_topology(REPO / "workloads/scalesim/tinyllama_layer_gemm.csv")
+    assert [(x.m, x.n, x.k) for x in gemms][-1] == (128, 2048, 5632)
+    assert main(["simulate", "--scalesim-config", str(cfg), "--topology",
+                 str(REPO / "workloads/scalesim/small_cnn_conv.csv"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["layer"] for r in report["per_layer"]] == ["conv1", "conv2", "conv3", "conv4", "fc"]
