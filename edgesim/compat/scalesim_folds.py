@@ -114,11 +114,13 @@ def _gather(mat: IntArray, rows: IntArray, cols: IntArray, ok: npt.NDArray[np.bo
     return flat[np.where(ok, rows * mat.shape[1] + cols, flat.size - 1)]
 
 
-def _demands(block: IntArray, first_line: int) -> Demands:
-    """The valid entries of a (folds, lines, width) demand block in SCALE-Sim's order."""
+def _demands(block: IntArray, first_line: int, per_fold: int) -> Demands:
+    """The valid entries of a (folds, lines, width) demand block in SCALE-Sim's order; the block may hold only a
+    fold's first lines (those that can demand anything)."""
     flat = block.ravel()
     at = np.flatnonzero(flat >= 0)
-    return Demands(line=at // block.shape[2] + first_line, addr=flat[at])
+    fold, line = np.divmod(at // block.shape[2], block.shape[1])
+    return Demands(line=fold * per_fold + line + first_line, addr=flat[at])
 
 
 def _anti_diagonal(mat: IntArray) -> IntArray:
@@ -183,8 +185,10 @@ def _batch(plan: Plan, f0: int, f1: int) -> Batch:
     line = np.arange(plan.per_fold, dtype=np.int32)[None, :, None]
     col_r = np.arange(rows, dtype=np.int32)[None, None, :]
     col_c = np.arange(cols, dtype=np.int32)[None, None, :]
+    head = line[:, :rows]  # an operand that enters flipped, not skewed, is read only on a fold's first R lines
     shape_r = (f1 - f0, plan.per_fold, rows)
     shape_c = (f1 - f0, plan.per_fold, cols)
+    head_c = (f1 - f0, rows, cols)
     ifmap, filt = plan.ifmap, plan.filt
 
     def block(shape: tuple[int, int, int], mat: IntArray, i: IntArray, j: IntArray,
@@ -204,15 +208,15 @@ def _batch(plan: Plan, f0: int, f1: int) -> Batch:
         d = line - col_r
         k = fr * rows + col_r
         if_block = block(shape_r, ifmap, d - rows, k, (d >= rows) & (d < rows + t) & (k < sr))
-        k = fr * rows + rows - 1 - line
+        k = fr * rows + rows - 1 - head
         n = fc * cols + col_c
-        fi_block = block(shape_c, filt, k, n, (line < rows) & (k < sr) & (n < sc))
+        fi_block = block(head_c, filt, k, n, (k < sr) & (n < sc))
         d = line - col_c
         of_ok = (d >= 2 * rows - 1) & (d < 2 * rows - 1 + t) & (n < sc)
     else:
-        k = fr * rows + rows - 1 - line
+        k = fr * rows + rows - 1 - head
         m = fc * cols + col_c
-        if_block = block(shape_c, ifmap, m, k, (line < rows) & (k < sr) & (m < sc))
+        if_block = block(head_c, ifmap, m, k, (k < sr) & (m < sc))
         d = line - col_r
         k = fr * rows + col_r
         fi_block = block(shape_r, filt, k, d - rows, (d >= rows) & (d < rows + t) & (k < sr))
@@ -220,8 +224,8 @@ def _batch(plan: Plan, f0: int, f1: int) -> Batch:
         of_ok = (d >= 2 * rows - 1) & (d < 2 * rows - 1 + t) & (m < sc)
     first_line = f0 * plan.per_fold
     of_words = np.broadcast_to(of_ok, shape_c).sum(axis=2).reshape(-1).astype(np.int64)
-    return Batch(first_line=first_line, ifmap=_demands(if_block, first_line), filter=_demands(fi_block, first_line),
-                 ofmap_words=of_words)
+    return Batch(first_line=first_line, ifmap=_demands(if_block, first_line, plan.per_fold),
+                 filter=_demands(fi_block, first_line, plan.per_fold), ofmap_words=of_words)
 
 
 def utilisation(plan: Plan) -> tuple[float, float]:
