@@ -4,7 +4,8 @@ The list scheduler takes ops in order of their longest path to the end of the st
 included), among those whose predecessors are all placed, and gives each the earliest times its resources allow,
 without backfilling: a task goes after the last task already placed on its engine or on the DRAM channel. The
 prefetch goes on the DRAM channel once the op's inputs are written; the compute starts after the prefetch and the
-latency, once the engine is free; the stream runs from the compute's start. If the global buffer cannot also hold
+latency, once the engine is free; the stream runs from the compute's start; the drain follows the compute (the op
+has finished when it ends, the engine is free before). If the global buffer cannot also hold
 the op's need from the prefetch to the compute's end, the prefetch waits for the next release. Nothing stays on
 chip between ops.
 
@@ -43,11 +44,13 @@ class Durations:
     compute: Sequence[float]
     stream: Sequence[float]
     hold: Sequence[float]
+    drain: Sequence[float]
 
     @staticmethod
     def of(tasks: Sequence[OpTasks]) -> Durations:
         return Durations([t.engine for t in tasks], [t.prefetch for t in tasks], [t.latency for t in tasks],
-                         [t.compute for t in tasks], [t.stream for t in tasks], [t.hold_bytes for t in tasks])
+                         [t.compute for t in tasks], [t.stream for t in tasks], [t.hold_bytes for t in tasks],
+                         [t.drain for t in tasks])
 
 
 def _peak(holds: list[tuple[float, float, float]], start: float, end: float) -> float:
@@ -96,7 +99,7 @@ def list_schedule(d: Durations, ops: Sequence[int], graph: nx.DiGraph[int], capa
             free["dram"] = p + d.prefetch[i]
         if d.stream[i] > 0:
             free["dram"] = x + d.stream[i]
-        end[i] = e
+        end[i] = e + d.drain[i]
         out[i] = (p, x, x)
         for v in graph.succ[i]:
             if v in inside:
@@ -123,8 +126,9 @@ def _schedule(tasks: Sequence[OpTasks], name: str, times: dict[int, tuple[float,
     comp = [t.compute for t in tasks]
     return Schedule(scheduler=name, prefetch_start=tuple(p), compute_start=tuple(x), compute_cycles=tuple(comp),
                     stream_start=tuple(r), stream_cycles=tuple(t.stream for t in tasks), kept=(),
-                    makespan=max((x[i] + comp[i] for i in range(n)), default=0.0),
-                    dram_bytes=sum(t.dram_bytes for t in tasks), stats={"seconds": seconds})
+                    makespan=max((x[i] + comp[i] + t.drain for i, t in enumerate(tasks)), default=0.0),
+                    dram_bytes=sum(t.dram_bytes for t in tasks), stats={"seconds": seconds},
+                    drain_cycles=tuple(t.drain for t in tasks))
 
 
 def serial(tasks: Sequence[OpTasks]) -> Schedule:
@@ -135,7 +139,7 @@ def serial(tasks: Sequence[OpTasks]) -> Schedule:
     for i, t in enumerate(tasks):
         x = now + t.prefetch + t.latency
         times[i] = (now, x, x)
-        now = x + t.compute
+        now = x + t.compute + t.drain
     return _schedule(tasks, "none", times, time.perf_counter() - t0)
 
 
