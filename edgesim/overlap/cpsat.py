@@ -11,6 +11,10 @@ is valid in cycles):
   a time) and for the compute (`AddNoOverlap` per engine); compute after prefetch plus latency, the stream inside
   the compute window and the drain after it, each op's prefetch after the writers of its inputs have finished
   (compute and drain);
+- the DRAM channel's bandwidth as `AddCumulative` over the compute windows that stream, each taking its stream
+  rate (`schedule.stream_rate`, with nothing kept on chip: keeping shortens the stream at least as much as the
+  window, so the rate only falls) in `RATE_UNITS`ths of the bandwidth, rounded up, and the windows of earlier ones
+  still running;
 - the global buffer as `AddCumulative` over each GEMM's need from its prefetch's start to its compute's end, the
   holds of earlier windows, and each kept tensor's bytes;
 - a tensor whose writer and readers are all in the window may stay on chip (a Boolean per tensor, an optional
@@ -38,8 +42,10 @@ from ortools.sat.python import cp_model
 
 from edgesim.overlap.graph import Candidate, reuse_candidates
 from edgesim.overlap.greedy import Durations, State, list_schedule, tail_lengths
-from edgesim.overlap.schedule import Schedule, saved_bytes, traffic
+from edgesim.overlap.schedule import Schedule, saved_bytes, stream_rate, traffic
 from edgesim.overlap.tasks import ENGINES, OpTasks
+
+RATE_UNITS = 1000  # the DRAM bandwidth in the model's rate units
 
 _Solution = tuple[tuple[tuple[int, int, int, int, int], ...], tuple[bool, ...], str, int, int]
 
@@ -120,6 +126,10 @@ class _Window:
         self.stream = [math.ceil(tasks[i].stream / q - 1e-9) for i in ops]
         self.drain = [math.ceil(tasks[i].drain / q - 1e-9) for i in ops]
         self.hold = [math.ceil(tasks[i].hold_bytes / unit - 1e-9) for i in ops]
+        # the stream's share of the bandwidth over the compute window, in rate units (of the quantised durations,
+        # which the rounding of both leaves at least the share in cycles)
+        self.rate = [math.ceil(RATE_UNITS * stream_rate(st_, c) - 1e-9) for st_, c in zip(self.stream, self.comp,
+                                                                                          strict=True)]
         self.engine = [tasks[i].engine for i in ops]
         self.edges = sorted((local[u], local[v]) for u, v in graph.subgraph(ops).edges)
         self.earliest = [_up(state.earliest.get(i, origin), origin, q) for i in ops]
@@ -127,6 +137,8 @@ class _Window:
         self.prior = sorted((max(0, math.floor((s - origin) / q)), _up(e, origin, q), math.ceil(b / unit - 1e-9))
                             for s, e, b in state.holds if e > origin)
         self.capacity = math.floor(capacity / unit + 1e-9)
+        self.prior_rates = sorted((max(0, math.floor((s - origin) / q)), _up(e, origin, q),
+                                   math.ceil(RATE_UNITS * r - 1e-9)) for s, e, r in state.rates if e > origin)
         # stream quanta each kept candidate saves each op (rounded down)
         self.saves: list[dict[int, int]] = [{} for _ in ops]
         self.cand_units = []
@@ -141,7 +153,7 @@ class _Window:
     def key(self) -> Hashable:
         return (tuple(self.pre), tuple(self.lat), tuple(self.comp), tuple(self.floor), tuple(self.stream),
                 tuple(self.drain), tuple(self.hold), tuple(self.engine), tuple(self.edges), tuple(self.earliest),
-                tuple(sorted(self.free.items())), tuple(self.prior), self.capacity,
+                tuple(sorted(self.free.items())), tuple(self.prior), tuple(self.prior_rates), self.capacity,
                 tuple(tuple(sorted(s.items())) for s in self.saves), tuple(self.cand_units), tuple(self.cand_ops))
 
     def hint(self) -> list[tuple[int, int, int]]:
@@ -151,9 +163,11 @@ class _Window:
         g: nx.DiGraph[int] = nx.DiGraph()
         g.add_nodes_from(range(n))
         g.add_edges_from(self.edges)
-        d = Durations(self.engine, self.pre, self.lat, self.comp, self.stream, self.hold, self.drain)
+        d = Durations(self.engine, self.pre, self.lat, self.comp, self.stream, self.hold, self.drain,
+                      [r / RATE_UNITS for r in self.rate])
         state = State(free=dict(self.free), holds=[(float(s), float(e), float(b)) for s, e, b in self.prior],
-                      earliest={k: float(e) for k, e in enumerate(self.earliest)})
+                      earliest={k: float(e) for k, e in enumerate(self.earliest)},
+                      rates=[(float(s), float(e), r / RATE_UNITS) for s, e, r in self.prior_rates])
         critical = tail_lengths(g, [p + lt + c + dr for p, lt, c, dr in
                                     zip(self.pre, self.lat, self.comp, self.drain, strict=True)])
         best: list[tuple[int, int, int]] = []
@@ -194,6 +208,7 @@ class _Window:
         fin: list[cp_model.IntVar] = []  # when each op has finished: its compute and its drain
         dram, engines = [], {e: [] for e in ENGINES}  # type: ignore[var-annotated]
         holds, demands = [], []
+        streaming, rates = [], []  # the compute windows that stream, and their shares of the bandwidth
         for k in range(n):
             m.add(p[k] >= self.earliest[k])
             m.add(x[k] >= p[k] + self.pre[k] + self.lat[k])
@@ -204,6 +219,9 @@ class _Window:
             if self.engine[k] in engines:
                 m.add(x[k] >= self.free[self.engine[k]])
                 engines[self.engine[k]].append(compute)
+            if self.rate[k] > 0:
+                streaming.append(compute)
+                rates.append(self.rate[k])
             m.add(r[k] >= x[k])
             m.add(r[k] + rsize[k] <= xe[k])
             if self.stream[k] > 0:
@@ -235,6 +253,11 @@ class _Window:
             holds.append(m.new_fixed_size_interval_var(s, max(0, e - s), f"prior{s}_{e}"))
             demands.append(units)
         m.add_no_overlap(dram)
+        for s, e, units in self.prior_rates:
+            streaming.append(m.new_fixed_size_interval_var(s, max(0, e - s), f"prior_rate{s}_{e}"))
+            rates.append(units)
+        if streaming:
+            m.add_cumulative(streaming, rates, RATE_UNITS)
         for ivs in engines.values():
             m.add_no_overlap(ivs)
         if holds:
@@ -341,6 +364,8 @@ def cpsat(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], keys: Sequence[Hasha
                 state.free["dram"] = max(state.free["dram"], rstart[i] + rcycles[i])
             if t.hold_bytes > 0:
                 state.holds.append((pstart[i], xstart[i] + csize[i], t.hold_bytes))
+            if w.rate[k] > 0:
+                state.rates.append((xstart[i], xstart[i] + csize[i], w.rate[k] / RATE_UNITS))
         for c in win_kept:
             state.holds.append((xstart[c.producer], max(xstart[rd] + csize[rd] for rd in c.readers), c.bytes))
     stats["seconds"] = time.perf_counter() - t0

@@ -7,6 +7,10 @@ finished (`Schedule.finish`) when the drain ends. A schedule is valid (`violatio
   cycles given what it keeps on chip; its stream lies inside its compute window;
 - each op's prefetch starts after every op it reads a tensor from has finished;
 - the PE array, the vector unit and the DRAM channel (prefetches and streams) each run one task at a time;
+- the compute windows running at any time need at most the channel's bandwidth: a window carries its stream spread
+  over it (`stream_rate`: stream cycles / window cycles of the bandwidth), as the tile pipeline moves a tile's data
+  while the previous tile computes, so streams placed apart in time still share the channel wherever their windows
+  overlap (the prefetches and the drains are not counted);
 - the global buffer never holds more than its capacity: each GEMM's need from its prefetch's start to its compute's
   end, and each tensor kept on chip from its writer's compute start to its last reader's compute end;
 - a kept tensor has one writer, and each reader starts after the writer ends (as every dependency).
@@ -46,6 +50,25 @@ class Schedule:
     def finish(self, i: int) -> float:
         """When op i has finished: its drain (the last write-back) after its compute window has ended."""
         return self.end(i) + (self.drain_cycles[i] if self.drain_cycles else 0.0)
+
+
+def stream_rate(stream: float, window: float) -> float:
+    """The share of the DRAM bandwidth a compute window of `window` cycles carrying `stream` cycles of transfers
+    needs all along (0 for an empty window)."""
+    return stream / window if window > 0 and stream > 0 else 0.0
+
+
+def rate_overload(windows: Sequence[tuple[float, float, float]], tol: float) -> list[tuple[float, float]]:
+    """(time, total rate) wherever the (start, end, rate) windows running together need more than the whole
+    bandwidth (windows that only touch, within `tol`, do not overlap)."""
+    events = sorted([(e - tol, 0, -r) for s, e, r in windows if e - s > tol and r > 0]
+                    + [(s, 1, r) for s, e, r in windows if e - s > tol and r > 0])
+    total, out = 0.0, []
+    for time, kind, r in events:
+        total += r
+        if kind and total > 1 + 1e-9:
+            out.append((time, total))
+    return out
 
 
 def op_starts(tasks: Sequence[OpTasks], s: Schedule) -> list[float]:
@@ -129,6 +152,10 @@ def violations(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], s: Schedule, ca
     dram = [(s.prefetch_start[i], s.prefetch_start[i] + t.prefetch, f"{t.name}.prefetch") for i, t in enumerate(tasks)]
     dram += [(s.stream_start[i], s.stream_start[i] + s.stream_cycles[i], f"{t.name}.stream") for i, t in enumerate(tasks)]
     out += [f"DRAM: {x}" for x in _overlaps(dram, tol)]
+    rates = [(s.compute_start[i], s.end(i), stream_rate(s.stream_cycles[i], s.compute_cycles[i]))
+             for i in range(len(tasks))]
+    out += [f"DRAM: the compute windows at cycle {t:.6g} stream at {r:.6g} times the bandwidth"
+            for t, r in rate_overload(rates, tol)]
     cap_tol = RTOL * max(1.0, capacity)
     for time, held in buffer_profile(tasks, s):
         if held > capacity + cap_tol:
