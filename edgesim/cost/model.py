@@ -9,7 +9,11 @@ Cycles: compute from the SCALE-Sim-exact systolic formula (`edgesim.cost.systoli
 cycles = max(compute, global-buffer port cycles, register-file port cycles); DRAM cycles = bytes / bandwidth.
 The register-file port carries only the stationary input operand's accesses (`register_port_bytes`: B in ws,
 A in is, none in os), at `registers.bandwidth_bytes_per_cycle_per_pe` x PEs; energy counts every register access.
-- double buffered: first-tile load (latency + bytes/bandwidth), then max(on-chip, remaining DRAM);
+- double buffered: the tile pipeline's closed form (`edgesim.cost.pipelining`), the longest of two paths through
+  the DRAM-level tiles as the tile simulator (`edgesim.sim.pipeline`) plays them: the compute path (the first
+  tile's load and the latency exposed, on-chip cycles, the stalls of a prefetch only one tile ahead where a tile's
+  load, latency and a queued write-back outlast a tile's compute, and the last tile's write-back exposed) and the
+  DRAM path (every byte plus the channel's idle time at the start and the end); never more than single buffered;
 - single buffered: on-chip + DRAM + one DRAM latency per tile (nothing overlaps).
 Energy (pJ) = Σ_level Σ_tensor (read bytes·pJ/B + write bytes·pJ/B) + executed MACs·pJ/MAC.
 """
@@ -23,6 +27,7 @@ import numpy.typing as npt
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.access import LEVELS, count_accesses, register_port_bytes
+from edgesim.cost.pipelining import three_level_cycles
 from edgesim.cost.scalar import evaluate_scalar
 from edgesim.cost.systolic import compute_cycles
 from edgesim.cost.tiling import tile_geometry
@@ -38,8 +43,10 @@ IntArray = npt.NDArray[np.int64]
 # number this model (or the access counts, tiling, systolic or operand models it uses) can produce may change, and
 # whenever feasibility (`fits`, `registers_shortfall`) may change, so that no cache serves a mapping chosen by an
 # older model.
-COST_MODEL_VERSION = 3  # 2: the register-file port carries only the held operand (docs/register-file.md); 3: a backward
-# vector op reads the incoming gradient and what it saved, and writes a gradient per forward input (cost.vector.streams)
+COST_MODEL_VERSION = 4  # 2: the register-file port carries only the held operand (docs/register-file.md); 3: a backward
+# vector op reads the incoming gradient and what it saved, and writes a gradient per forward input (cost.vector.streams);
+# 4: double-buffered cycles follow the tile pipeline (cost.pipelining: last write-back, one-tile prefetch window, DRAM
+# idle time), in the three-level and the loop-nest model
 
 @dataclass(frozen=True, slots=True)
 class CostArrays:
@@ -164,10 +171,12 @@ def evaluate(arch: ArchSpec, op: Gemm, maps: MappingSet) -> CostArrays:
     dram_bytes = _sum3(reads[:, 2]) + _sum3(writes[:, 2])
     dram_cycles = dram_bytes / dram.bandwidth_bytes_per_cycle
     on_chip = np.maximum(comp, np.maximum(glb_cycles, rf_cycles))
-    first_transfer = np.minimum(tile_in / dram.bandwidth_bytes_per_cycle, dram_cycles)
-    overlap = dram.latency_cycles + first_transfer + np.maximum(on_chip, dram_cycles - first_transfer)
     tiles = g.nm.astype(np.float64) * g.nn * g.nk * op.batch
     no_overlap = on_chip + dram_cycles + tiles * dram.latency_cycles
+    # the double-buffered pipeline (edgesim.cost.pipelining): the last tile (the last along m and n) writes its outputs
+    overlap = three_level_cycles(on_chip, no_overlap, reads[:, 2], writes[:, 2, 2], tile_in,
+                                 (g.rm * g.rn).astype(np.float64), g.nm, g.nn, g.nk, maps.order, tiles, om.c_bytes,
+                                 dram.bandwidth_bytes_per_cycle, dram.latency_cycles)
     total = np.where(maps.double_buffer, overlap, no_overlap)
 
     e_read = np.array([lv.read_energy_pj_per_byte for lv in arch.levels])

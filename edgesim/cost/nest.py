@@ -33,9 +33,10 @@ Cycles:
   each stream's transfers x ceil(bytes per transfer per instance / bandwidth), streams never sharing a cycle. At a
   register, the MAC-facing traffic of C and of inputs held across no loop passes through pipeline latches and uses
   no port (docs/register-file.md);
-- DRAM: its bytes over its bandwidth; total as in `edgesim.cost.model`: double buffered, DRAM latency + the
-  first tile's inputs + max(on-chip + refill stalls, the rest of DRAM); single buffered, the sum plus one latency
-  per tile.
+- DRAM: its bytes over its bandwidth; total as in `edgesim.cost.model`: double buffered, the tile pipeline's
+  closed form (`edgesim.cost.pipelining`) over the DRAM-level tiles, with on-chip + refill stalls as the busy cycles
+  and DRAM's cycles split between the operands' loads and write-backs by their bytes; single buffered, the sum plus
+  one latency per tile.
 
 Energy (pJ): Σ memories Σ operands (read bytes · read pJ/B + write bytes · write pJ/B) + MACs · pJ/MAC.
 Capacity: Σ of the operands' tile bytes in a memory must fit it. Double buffering (the nest's flag) is decided per
@@ -58,6 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edgesim.cost.pipelining import pipelined_cycles
 from edgesim.hierarchy import OPERANDS, Hierarchy, Interconnect, MemoryKind, PortModel
 from edgesim.loopnest import DIMS, LoopNest, NestSet
 from edgesim.operands import OperandModel
@@ -179,6 +181,7 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     need = np.zeros((n, J))
     c_elems = (cover[:, 0] * cover[:, 1]).astype(np.float64)  # padded output elements
     first_in = np.zeros(n)
+    c_tile: FloatArray | None = None  # elements of C's tile below DRAM (what one write-back moves)
     refills: list[tuple[int, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     tile_bound = np.full(n, L, dtype=np.int64)
 
@@ -235,6 +238,7 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
                 # C's tile goes out to DRAM and, when revisited, its partial sums come back first; a tile that completes
                 # the reduction leaves once, as final outputs
                 revisit = fills[-2] * moved > c_elems
+                c_tile = moved
                 per_fill = moved * np.where(revisit, 2 * om.psum_bytes, om.c_bytes)
             else:
                 per_fill = moved * elem_bytes(below_dram)
@@ -357,10 +361,30 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
             best_extra = np.where(ok, add, best_extra)
         stall += best * batch
         extra[:, j] = best_extra
-    first = np.minimum(first_in / dram.read_bytes_per_cycle, dram_cycles)
-    overlap = dram.latency_cycles + first + np.maximum(on_chip + stall, dram_cycles - first)
     tiles_out = _at(sfx, tile_bound).astype(np.float64) * batch
     no_overlap = on_chip + dram_cycles + tiles_out * dram.latency_cycles
+    # the double-buffered pipeline of DRAM tiles (edgesim.cost.pipelining), as in edgesim.cost.model: DRAM's cycles
+    # split between the operands by their bytes; what the innermost DRAM loop that iterates indexes moves on every
+    # tile, the rest once per run of that loop; the last tile writes C's tile below DRAM as final outputs
+    dram_bytes = port_reads[:, -1] + port_writes[:, -1]
+    per_byte = np.divide(dram_cycles, dram_bytes, out=np.zeros(n), where=dram_bytes > 0)
+    inner_at = _at(_next_true(ns.tfac > 1), tile_bound)  # the innermost DRAM-level loop that iterates (L: none)
+    if L:
+        inner_dim = np.where(inner_at < L, _at(ns.tdim, np.minimum(inner_at, L - 1)), 3)
+        runs = tiles_out / np.where(inner_at < L, _at(ns.tfac, np.minimum(inner_at, L - 1)), 1)
+    else:  # no temporal loop at all: one tile per batch
+        inner_dim, runs = np.full(n, 3), tiles_out
+    every = np.concatenate([REL, np.ones((1, 3), dtype=bool)])[inner_dim]  # (n, operand)
+    loads = reads[:, -1].sum(axis=1) * per_byte
+    every_loads = np.where(every, reads[:, -1], 0.0).sum(axis=1) * per_byte
+    writebacks = dram_cycles - loads
+    every_writebacks = np.where(every[:, 2], writebacks, 0.0)
+    first = np.minimum(first_in / dram.read_bytes_per_cycle, loads)
+    last_writeback = (np.minimum(c_tile * om.c_bytes / dram.write_bytes_per_cycle, writebacks) if c_tile is not None
+                      else writebacks / tiles_out)  # C straight from the array to DRAM: every tile its share
+    overlap = np.minimum(pipelined_cycles(on_chip + stall, every_loads, loads - every_loads, every_writebacks,
+                                          writebacks - every_writebacks, first, last_writeback, tiles_out, runs,
+                                          dram.latency_cycles), no_overlap)
     total = np.where(ns.db, overlap, no_overlap)
 
     need = need + extra

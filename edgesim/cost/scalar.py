@@ -11,6 +11,7 @@ import math
 
 from edgesim.arch import ArchSpec
 from edgesim.cost.access import LEVELS, TENSORS, refetches
+from edgesim.cost.pipelining import innermost, pipelined_cycles_scalar
 from edgesim.errors import Infeasible
 from edgesim.mapping import Dataflow, Mapping
 from edgesim.operands import OperandModel, operand_model
@@ -94,9 +95,21 @@ def evaluate_scalar(arch: ArchSpec, op: Gemm, mp: Mapping) -> tuple[dict[str, fl
     glb_cycles = level_bytes[1] / glb.bandwidth_bytes_per_cycle
     dram_cycles = level_bytes[2] / dram.bandwidth_bytes_per_cycle
     on_chip = max(compute, glb_cycles, rf_cycles)
-    first = min(tile_in / dram.bandwidth_bytes_per_cycle, dram_cycles)
-    overlap = dram.latency_cycles + first + max(on_chip, dram_cycles - first)
-    no_overlap = on_chip + dram_cycles + nm * nn * nk * b * dram.latency_cycles
+    tiles = float(nm * nn * nk * b)
+    no_overlap = on_chip + dram_cycles + tiles * dram.latency_cycles
+    inner, every = innermost(mp.dram_order, nm > 1, nn > 1, nk > 1)
+    runs = tiles / (nm, nn, nk, 1)[inner]
+    bw = dram.bandwidth_bytes_per_cycle
+    loads = (reads[2][0] + reads[2][1] + reads[2][2]) / bw
+    every_loads = ((reads[2][0] if every[0] else 0.0) + (reads[2][1] if every[1] else 0.0)
+                   + (reads[2][2] if every[2] else 0.0)) / bw
+    writebacks = writes[2][2] / bw
+    every_writebacks = writebacks if every[2] else 0.0
+    first = min(tile_in / bw, loads)
+    last_writeback = float(rm * rn) * (om.c_bytes / bw)
+    overlap = min(pipelined_cycles_scalar(on_chip, every_loads, loads - every_loads, every_writebacks,
+                                          writebacks - every_writebacks, first, last_writeback, tiles, runs,
+                                          dram.latency_cycles), no_overlap)
     total = overlap if mp.double_buffer else no_overlap
     level_pj = [sum(r) * lv.read_energy_pj_per_byte + sum(w) * lv.write_energy_pj_per_byte
                 for r, w, lv in zip(reads, writes, arch.levels, strict=True)]

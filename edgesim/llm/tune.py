@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 
 from edgesim.arch import ArchSpec
 from edgesim.errors import Infeasible
@@ -21,7 +22,7 @@ from edgesim.methods import Method, Phase
 from edgesim.overlap.graph import op_graph
 from edgesim.overlap.run import SERIAL, OverlapSettings, bound, schedule
 from edgesim.overlap.schedule import Schedule, attribute, busy_shares, op_starts, saved_traffic
-from edgesim.overlap.tasks import step_tasks
+from edgesim.overlap.tasks import OpTasks, step_tasks
 from edgesim.results import Engine, InfeasibleOp, MemoryReport, MethodResult, OpResult, ScheduledOp, StepCost, StepSchedule
 from edgesim.search.base import Searcher
 from edgesim.units import cycles_to_seconds
@@ -90,14 +91,8 @@ def _overlapped(arch: ArchSpec, step: TuningStep, results: list[OpResult], setti
             e -= write * dram.write_energy_pj_per_byte + (saved - write) * dram.read_energy_pj_per_byte
         energy.append(e)
         traffic.append(d - saved)
-    memory = peak_memory(step, (op_starts(tasks, s), [s.end(i) for i in range(len(tasks))]))
-    phases = [str(n.phase) for n in step.nodes]
-    phase_busy: dict[str, dict[str, float]] = {}
-    for i, (t, ph) in enumerate(zip(tasks, phases, strict=True)):
-        row = phase_busy.setdefault(ph, {"array": 0.0, "vector": 0.0, "dram": 0.0})
-        if t.engine in row:
-            row[t.engine] += s.compute_cycles[i]
-        row["dram"] += t.prefetch + s.stream_cycles[i]
+    memory = peak_memory(step, op_times(tasks, s))
+    phase_busy = busy_by_group(tasks, s, [str(n.phase) for n in step.nodes])
     ser = sum(t.serial for t in tasks)
     ops, now = [], 0.0
     for i, (t, n) in enumerate(zip(tasks, step.nodes, strict=True)):
@@ -112,6 +107,24 @@ def _overlapped(arch: ArchSpec, step: TuningStep, results: list[OpResult], setti
                          kept_tensors=len(s.kept), seconds=s.stats.get("seconds", 0.0),
                          stats={k: v for k, v in s.stats.items() if k != "seconds"}, ops=tuple(ops)),
             s, memory, energy, traffic)
+
+
+def op_times(tasks: Sequence[OpTasks], s: Schedule) -> tuple[list[float], list[float]]:
+    """Each op's start (its prefetch, or the DRAM latency before its compute) and its finish under `s`: the end of
+    its drain, the last tile's write-back after its compute window (its tensors live until then)."""
+    return op_starts(tasks, s), [s.finish(i) for i in range(len(tasks))]
+
+
+def busy_by_group(tasks: Sequence[OpTasks], s: Schedule, groups: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per group (e.g. phase), the cycles each engine computes and the DRAM channel transfers: the prefetches, the
+    streams (less what stays on chip) and the drains, as `edgesim.overlap.schedule.busy_shares` counts them."""
+    out: dict[str, dict[str, float]] = {}
+    for i, (t, g) in enumerate(zip(tasks, groups, strict=True)):
+        row = out.setdefault(g, {"array": 0.0, "vector": 0.0, "dram": 0.0})
+        if t.engine in row:
+            row[t.engine] += s.compute_cycles[i]
+        row["dram"] += t.prefetch + s.stream_cycles[i] + t.drain
+    return out
 
 
 def run_method(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSettings, trace: Trace | None,

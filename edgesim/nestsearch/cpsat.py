@@ -13,7 +13,11 @@ nest model's formulas written out:
   the irrelevant loops at the top of the tile (`AddDivisionEquality`), its stall (fills - 1) x max(0, refill -
   window);
 - cycles: each port's bytes over its bandwidth (floors, bandwidths as exact fractions), on-chip = max(compute,
-  ports), total = DRAM latency + min(first tile, DRAM) + max(on-chip + stalls, DRAM - first).
+  ports), total = min(the tile pipeline's closed form (`edgesim.cost.pipelining`, `IntModel.pipelined`) with
+  on-chip + stalls busy, single buffered): the DRAM-level tiles are the suffix product at the lowest bound below
+  DRAM (times the batch), the innermost iterating DRAM loop the loop at that bound (every factor is >= 2), and
+  what it indexes moves on every tile (DRAM must have one shared port counted in bytes, so that loads and
+  write-backs are their bytes over its bandwidth).
 
 Units and rounding: bytes in 1/`BYTE_SCALE` byte (operand widths must be whole multiples of it), cycles in
 1/`CYCLE_SCALE` cycle; each division floors, so the objective can be a few units below the nest model's float
@@ -29,7 +33,7 @@ from ortools.sat.python import cp_model
 
 from edgesim.cost.nest import REL
 from edgesim.hierarchy import OPERANDS, Interconnect, MemoryKind, PortModel
-from edgesim.intmodel import BIG, IntModel
+from edgesim.intmodel import IntModel
 from edgesim.loopnest import DIMS, LoopNest, NestSet
 from edgesim.nestsearch.result import NestResult, score
 from edgesim.nestspace import NestSpace
@@ -235,7 +239,9 @@ class NestExactModel(IntModel):
                 (acc_w if write else acc_r)[j].append(events * (CYCLE_SCALE * batch))
                 acc_ub[j][int(write)] += ub * CYCLE_SCALE * batch
 
+        dram_reads: list[list[Expr]] = []  # per operand, its DRAM port reads (the tail of preads[J - 1] it adds)
         for t, name in enumerate(OPERANDS):
+            n_before = len(preads[J - 1])
             chain = h.chain(name)
             j0 = chain[0]
             is_reg = h.memories[j0].kind == MemoryKind.REGISTER
@@ -340,6 +346,7 @@ class NestExactModel(IntModel):
                                 ev = self.product(f"evc_{t}_{c}_{j}_{int(write)}", ev_var, q,
                                                    cap=T * self.ub[q.name])
                                 access_cycles(j, write, ev, self.ub[ev.name])
+            dram_reads.append(preads[J - 1][n_before:])
             # refill stalls of a single-buffered memory just below DRAM
             if len(chain) > 1:
                 jb = chain[-2]
@@ -420,15 +427,58 @@ class NestExactModel(IntModel):
         on_chip = m.new_int_var(0, on_ub, "on_chip")
         m.add_max_equality(on_chip, [compute, *cyc[:-1]])
         dram_c = cyc[-1]
+        if not dram.shared_port or access[J - 1]:
+            raise ValueError("the exact nest model needs a DRAM with one shared port counted in bytes")
+        kd = inst(J - 1)
+        stall = self.lin("stall", sum(stalls), stall_ub)
+        busy = self.lin("busy", on_chip + stall, on_ub + stall_ub)
+        # the DRAM-level tiles: below the lowest bound under DRAM; every loop's factor is at least 2, so the innermost
+        # DRAM loop that iterates is the loop at that bound (none when it is L)
+        belows = [self.b[t, h.chain(name)[-2]] for t, name in enumerate(OPERANDS) if len(h.chain(name)) > 1]
+        tb = m.new_int_var(0, L, "tile_bound")
+        m.add_min_equality(tb, belows or [self._const("no_bound", L)])
+        lat = round(dram.latency_cycles * CYCLE_SCALE)
+        tiles_out = self.lin("tiles_out", self._element("dram_tiles", tb, sfx) * batch, T * batch)
+        one = self._const("one", 1)
+        trips_in = self._element("trips_inner", tb, [*fac, one])
+        inner = []
+        for di in range(3):
+            at = [self.lin(f"is_{di}_{p}", sum(self.x[i][p] for i, (dd, _) in enumerate(loops) if dd == di), 1)
+                  for p in range(L)]
+            inner.append(self._element(f"inner_{di}", tb, [*at, self._const(f"zero_{di}", 0)]))
+        rd, every_b, ev_b = [], [], []
+        for t in range(3):
+            r = self.lin(f"dram_rd_{t}", sum(dram_reads[t]), rub[J - 1] + 1)
+            d_un = next(d for d in range(3) if not REL[t][d])  # the dim t does not index
+            ev = m.new_bool_var(f"every_{t}")
+            m.add(ev == 1 - inner[d_un])
+            rd.append(r)
+            every_b.append(self.gate(f"every_rd_{t}", ev, r))
+            ev_b.append(ev)
+        rbw = dram.read_bytes_per_cycle * kd
+        load_b = self.lin("dram_load_bytes", sum(rd), 3 * (rub[J - 1] + 1))
+        loads = self.cycles("loads", load_b, rbw)
+        xe = self.cycles("every_loads", self.lin("every_load_bytes", sum(every_b), 3 * (rub[J - 1] + 1)), rbw)
+        wb = self.lin("writebacks", dram_c - loads, self.ub[dram_c.name])
+        we = self.gate("every_writebacks", ev_b[2], wb)
+        burst = self.lin("bursts", dram_c - xe - we, self.ub[dram_c.name])
         fin = self.lin("first_in", sum(first_in), first_ub)
         load = self.cycles("first_load", fin, dram.read_bytes_per_cycle)
-        first = m.new_int_var(0, self.ub[dram_c.name], "first")
-        m.add_min_equality(first, [load, dram_c])
-        stall = self.lin("stall", sum(stalls), stall_ub)
-        busy = m.new_int_var(0, on_ub + stall_ub + self.ub[dram_c.name], "busy")
-        m.add_max_equality(busy, [on_chip + stall, dram_c - first])
-        self.total = m.new_int_var(0, BIG, "total")
-        m.add(self.total == round(dram.latency_cycles * CYCLE_SCALE) + first + busy)
+        x0 = self.minv("first", [load, loads], self.ub["loads"])
+        c_chain = h.chain("C")
+        if len(c_chain) > 1:
+            jb = c_chain[-2]
+            kc = over(2, [True] * len(axes)) * width(2, jb, final=True)
+            c_last = self.cycles("c_last", self.lin("c_last_bytes", tile[2, jb] * kc, self.ub[tile[2, jb].name] * kc),
+                                 dram.write_bytes_per_cycle)
+            wl = self.minv("last_writeback", [c_last, wb], self.ub[wb.name])
+        else:  # C straight from the array to DRAM: every tile its share
+            n_out = m.new_int_var(1, T * batch, "tiles_pos")
+            m.add(n_out == tiles_out)
+            wl = self.floor_div("last_writeback", wb, self.ub[wb.name], n_out)
+        pipe = self.pipelined(busy, xe, we, burst, dram_c, x0, wl, tiles_out, trips_in, lat)
+        single = self.lin("single", on_chip + dram_c + tiles_out * lat, on_ub + self.ub[dram_c.name] + T * batch * lat)
+        self.total = self.minv("total", [pipe, single], self.ub["single"])
         m.minimize(self.total)
 
     # helpers: non-negative integer variables with tracked upper bounds

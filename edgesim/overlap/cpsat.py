@@ -9,13 +9,18 @@ The model of one window, in time quanta of `quantum_cycles` (durations rounded u
 is valid in cycles):
 - per op, interval variables for the prefetch and the stream (`AddNoOverlap` on the DRAM channel: one transfer at
   a time) and for the compute (`AddNoOverlap` per engine); compute after prefetch plus latency, the stream inside
-  the compute window, each op's prefetch after the compute of the writers of its inputs;
+  the compute window and the drain after it, each op's prefetch after the writers of its inputs have finished
+  (compute and drain);
+- the DRAM channel's bandwidth as `AddCumulative` over the compute windows that stream, each taking its stream
+  rate (`schedule.stream_rate`, with nothing kept on chip: keeping shortens the stream at least as much as the
+  window, so the rate only falls) in `RATE_UNITS`ths of the bandwidth, rounded up, and the windows of earlier ones
+  still running;
 - the global buffer as `AddCumulative` over each GEMM's need from its prefetch's start to its compute's end, the
   holds of earlier windows, and each kept tensor's bytes;
 - a tensor whose writer and readers are all in the window may stay on chip (a Boolean per tensor, an optional
   interval from its writer's compute start to its last reader's compute end): its writer's write-back and its
-  readers' loads leave their streams, and a compute window shrinks to the longer of its on-chip cycles and its
-  stream;
+  readers' loads leave their streams, and a compute window shrinks by the stream cycles saved, down to its
+  on-chip cycles;
 - objective: the window's makespan; then, at the solver's times, each further tensor the buffer can hold over its
   whole stay is kept too (largest saving first), which leaves the makespan and lowers the traffic.
 The better of two list schedules of the window (critical path first, and step order) is the solver's hint, and the
@@ -37,8 +42,10 @@ from ortools.sat.python import cp_model
 
 from edgesim.overlap.graph import Candidate, reuse_candidates
 from edgesim.overlap.greedy import Durations, State, list_schedule, tail_lengths
-from edgesim.overlap.schedule import Schedule, saved_bytes, traffic
+from edgesim.overlap.schedule import Schedule, saved_bytes, stream_rate, traffic
 from edgesim.overlap.tasks import ENGINES, OpTasks
+
+RATE_UNITS = 1000  # the DRAM bandwidth in the model's rate units
 
 _Solution = tuple[tuple[tuple[int, int, int, int, int], ...], tuple[bool, ...], str, int, int]
 
@@ -117,7 +124,12 @@ class _Window:
         self.comp = [math.ceil(tasks[i].compute / q - 1e-9) for i in ops]
         self.floor = [math.ceil(tasks[i].on_chip / q - 1e-9) if tasks[i].reuse else self.comp[k] for k, i in enumerate(ops)]
         self.stream = [math.ceil(tasks[i].stream / q - 1e-9) for i in ops]
+        self.drain = [math.ceil(tasks[i].drain / q - 1e-9) for i in ops]
         self.hold = [math.ceil(tasks[i].hold_bytes / unit - 1e-9) for i in ops]
+        # the stream's share of the bandwidth over the compute window, in rate units (of the quantised durations,
+        # which the rounding of both leaves at least the share in cycles)
+        self.rate = [math.ceil(RATE_UNITS * stream_rate(st_, c) - 1e-9) for st_, c in zip(self.stream, self.comp,
+                                                                                          strict=True)]
         self.engine = [tasks[i].engine for i in ops]
         self.edges = sorted((local[u], local[v]) for u, v in graph.subgraph(ops).edges)
         self.earliest = [_up(state.earliest.get(i, origin), origin, q) for i in ops]
@@ -125,6 +137,8 @@ class _Window:
         self.prior = sorted((max(0, math.floor((s - origin) / q)), _up(e, origin, q), math.ceil(b / unit - 1e-9))
                             for s, e, b in state.holds if e > origin)
         self.capacity = math.floor(capacity / unit + 1e-9)
+        self.prior_rates = sorted((max(0, math.floor((s - origin) / q)), _up(e, origin, q),
+                                   math.ceil(RATE_UNITS * r - 1e-9)) for s, e, r in state.rates if e > origin)
         # stream quanta each kept candidate saves each op (rounded down)
         self.saves: list[dict[int, int]] = [{} for _ in ops]
         self.cand_units = []
@@ -138,8 +152,8 @@ class _Window:
 
     def key(self) -> Hashable:
         return (tuple(self.pre), tuple(self.lat), tuple(self.comp), tuple(self.floor), tuple(self.stream),
-                tuple(self.hold), tuple(self.engine), tuple(self.edges), tuple(self.earliest),
-                tuple(sorted(self.free.items())), tuple(self.prior), self.capacity,
+                tuple(self.drain), tuple(self.hold), tuple(self.engine), tuple(self.edges), tuple(self.earliest),
+                tuple(sorted(self.free.items())), tuple(self.prior), tuple(self.prior_rates), self.capacity,
                 tuple(tuple(sorted(s.items())) for s in self.saves), tuple(self.cand_units), tuple(self.cand_ops))
 
     def hint(self) -> list[tuple[int, int, int]]:
@@ -149,10 +163,13 @@ class _Window:
         g: nx.DiGraph[int] = nx.DiGraph()
         g.add_nodes_from(range(n))
         g.add_edges_from(self.edges)
-        d = Durations(self.engine, self.pre, self.lat, self.comp, self.stream, self.hold)
+        d = Durations(self.engine, self.pre, self.lat, self.comp, self.stream, self.hold, self.drain,
+                      [r / RATE_UNITS for r in self.rate])
         state = State(free=dict(self.free), holds=[(float(s), float(e), float(b)) for s, e, b in self.prior],
-                      earliest={k: float(e) for k, e in enumerate(self.earliest)})
-        critical = tail_lengths(g, [p + lt + c for p, lt, c in zip(self.pre, self.lat, self.comp, strict=True)])
+                      earliest={k: float(e) for k, e in enumerate(self.earliest)},
+                      rates=[(float(s), float(e), r / RATE_UNITS) for s, e, r in self.prior_rates])
+        critical = tail_lengths(g, [p + lt + c + dr for p, lt, c, dr in
+                                    zip(self.pre, self.lat, self.comp, self.drain, strict=True)])
         best: list[tuple[int, int, int]] = []
         for prio in (critical, {k: float(n - k) for k in range(n)}):
             times = list_schedule(d, range(n), g, float(self.capacity), state, prio)
@@ -162,13 +179,13 @@ class _Window:
         return best
 
     def span(self, times: list[tuple[int, int, int]]) -> int:
-        return max((x + c for (_, x, _), c in zip(times, self.comp, strict=True)), default=0)
+        return max((x + c + dd for (_, x, _), c, dd in zip(times, self.comp, self.drain, strict=True)), default=0)
 
     def solve(self, st: CpSatSettings, seed: int) -> _Solution:
         n = len(self.ops)
         hint = self.hint()
         horizon = max([*self.free.values(), *self.earliest, *(e for _, e, _ in self.prior), 0]) + \
-            sum(self.pre) + sum(self.lat) + sum(self.comp) + sum(self.stream) + 1
+            sum(self.pre) + sum(self.lat) + sum(self.comp) + sum(self.stream) + sum(self.drain) + 1
         m = cp_model.CpModel()
         p = [m.new_int_var(0, horizon, f"p{k}") for k in range(n)]
         x = [m.new_int_var(0, horizon, f"x{k}") for k in range(n)]
@@ -181,15 +198,17 @@ class _Window:
                 cs = m.new_int_var(self.floor[k], self.comp[k], f"c{k}")
                 rs = m.new_int_var(0, self.stream[k], f"s{k}")
                 m.add(rs >= self.stream[k] - sum(keep[c] * v for c, v in self.saves[k].items()))
-                m.add(cs >= rs)
+                m.add(cs >= rs + (self.comp[k] - self.stream[k]))  # shorter by the stream cycles saved
                 csize.append(cs)
                 rsize.append(rs)
             else:
                 csize.append(self.comp[k])
                 rsize.append(self.stream[k])
         xe = [m.new_int_var(0, horizon, f"xe{k}") for k in range(n)]
+        fin: list[cp_model.IntVar] = []  # when each op has finished: its compute and its drain
         dram, engines = [], {e: [] for e in ENGINES}  # type: ignore[var-annotated]
         holds, demands = [], []
+        streaming, rates = [], []  # the compute windows that stream, and their shares of the bandwidth
         for k in range(n):
             m.add(p[k] >= self.earliest[k])
             m.add(x[k] >= p[k] + self.pre[k] + self.lat[k])
@@ -200,19 +219,28 @@ class _Window:
             if self.engine[k] in engines:
                 m.add(x[k] >= self.free[self.engine[k]])
                 engines[self.engine[k]].append(compute)
+            if self.rate[k] > 0:
+                streaming.append(compute)
+                rates.append(self.rate[k])
             m.add(r[k] >= x[k])
             m.add(r[k] + rsize[k] <= xe[k])
             if self.stream[k] > 0:
                 m.add(r[k] >= self.free["dram"])
                 r_end = m.new_int_var(0, horizon, f"re{k}")
                 dram.append(m.new_interval_var(r[k], rsize[k], r_end, f"R{k}"))
+            if self.drain[k] > 0:
+                f = m.new_int_var(0, horizon, f"f{k}")
+                m.add(f == xe[k] + self.drain[k])
+                fin.append(f)
+            else:
+                fin.append(xe[k])
             if self.hold[k] > 0:
                 size = m.new_int_var(0, horizon, f"h{k}")
                 m.add(size == xe[k] - p[k])
                 holds.append(m.new_interval_var(p[k], size, xe[k], f"H{k}"))
                 demands.append(self.hold[k])
         for u, v in self.edges:
-            m.add(p[v] >= xe[u])
+            m.add(p[v] >= fin[u])
         for c, (prod, readers) in enumerate(self.cand_ops):
             end = m.new_int_var(0, horizon, f"e{c}")
             for rd in readers:
@@ -225,13 +253,18 @@ class _Window:
             holds.append(m.new_fixed_size_interval_var(s, max(0, e - s), f"prior{s}_{e}"))
             demands.append(units)
         m.add_no_overlap(dram)
+        for s, e, units in self.prior_rates:
+            streaming.append(m.new_fixed_size_interval_var(s, max(0, e - s), f"prior_rate{s}_{e}"))
+            rates.append(units)
+        if streaming:
+            m.add_cumulative(streaming, rates, RATE_UNITS)
         for ivs in engines.values():
             m.add_no_overlap(ivs)
         if holds:
             m.add_cumulative(holds, demands, self.capacity)
         span = m.new_int_var(0, horizon, "makespan")
         for k in range(n):
-            m.add(span >= xe[k])
+            m.add(span >= fin[k])
         for k, (hp, hx, hr) in enumerate(hint):
             m.add_hint(p[k], hp)
             m.add_hint(x[k], hx)
@@ -297,7 +330,8 @@ def cpsat(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], keys: Sequence[Hasha
         cands = [c for c in all_cands if c.producer in inside and all(rd in inside for rd in c.readers)
                  and c.bytes <= capacity]  # (a tensor larger than the whole buffer can never stay)
         for v in ops:
-            state.earliest[v] = max([0.0, *(xstart[u] + csize[u] for u in graph.pred[v] if u not in inside)])
+            state.earliest[v] = max([0.0, *(xstart[u] + csize[u] + tasks[u].drain for u in graph.pred[v]
+                                            if u not in inside)])
         used = {tasks[i].engine for i in ops} & set(ENGINES)
         if any(tasks[i].prefetch > 0 or tasks[i].stream > 0 for i in ops):
             used.add("dram")
@@ -330,11 +364,14 @@ def cpsat(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], keys: Sequence[Hasha
                 state.free["dram"] = max(state.free["dram"], rstart[i] + rcycles[i])
             if t.hold_bytes > 0:
                 state.holds.append((pstart[i], xstart[i] + csize[i], t.hold_bytes))
+            if w.rate[k] > 0:
+                state.rates.append((xstart[i], xstart[i] + csize[i], w.rate[k] / RATE_UNITS))
         for c in win_kept:
             state.holds.append((xstart[c.producer], max(xstart[rd] + csize[rd] for rd in c.readers), c.bytes))
     stats["seconds"] = time.perf_counter() - t0
     stats["quantum_cycles"] = q
     return Schedule(scheduler="cpsat", prefetch_start=tuple(pstart), compute_start=tuple(xstart),
                     compute_cycles=tuple(csize), stream_start=tuple(rstart), stream_cycles=tuple(rcycles),
-                    kept=tuple(kept), makespan=max((xstart[i] + csize[i] for i in range(n)), default=0.0),
-                    dram_bytes=traffic(tasks, kept, bandwidth), stats=stats)
+                    kept=tuple(kept),
+                    makespan=max((xstart[i] + csize[i] + tasks[i].drain for i in range(n)), default=0.0),
+                    dram_bytes=traffic(tasks, kept, bandwidth), stats=stats, drain_cycles=tuple(t.drain for t in tasks))

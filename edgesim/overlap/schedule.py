@@ -1,11 +1,16 @@
-"""A step's schedule: when each op's prefetch, compute and stream run, which tensors stay on chip; its checker and
-the lower bound every schedule of the same tasks obeys.
+"""A step's schedule: when each op's prefetch, compute, stream and drain run, which tensors stay on chip; its checker
+and the lower bound every schedule of the same tasks obeys.
 
-Times are cycles from the step's start. A schedule is valid (`violations` finds nothing) when:
+Times are cycles from the step's start. An op's drain follows its compute window: its engine is free, and it has
+finished (`Schedule.finish`) when the drain ends. A schedule is valid (`violations` finds nothing) when:
 - each op's compute starts no earlier than its prefetch's end plus the DRAM latency, and lasts at least its compute
   cycles given what it keeps on chip; its stream lies inside its compute window;
-- each op's prefetch starts after every op it reads a tensor from has finished computing;
-- the PE array, the vector unit and the DRAM channel each run one task at a time;
+- each op's prefetch starts after every op it reads a tensor from has finished;
+- the PE array, the vector unit and the DRAM channel (prefetches and streams) each run one task at a time;
+- the compute windows running at any time need at most the channel's bandwidth: a window carries its stream spread
+  over it (`stream_rate`: stream cycles / window cycles of the bandwidth), as the tile pipeline moves a tile's data
+  while the previous tile computes, so streams placed apart in time still share the channel wherever their windows
+  overlap (the prefetches and the drains are not counted);
 - the global buffer never holds more than its capacity: each GEMM's need from its prefetch's start to its compute's
   end, and each tensor kept on chip from its writer's compute start to its last reader's compute end;
 - a kept tensor has one writer, and each reader starts after the writer ends (as every dependency).
@@ -36,9 +41,34 @@ class Schedule:
     makespan: float
     dram_bytes: float
     stats: dict[str, float] = field(default_factory=dict)  # the scheduler's: seconds, windows, solver bounds
+    drain_cycles: tuple[float, ...] = ()  # per op, after its compute window (empty: no op drains)
 
     def end(self, i: int) -> float:
+        """The end of op i's compute window (its engine is free from then on)."""
         return self.compute_start[i] + self.compute_cycles[i]
+
+    def finish(self, i: int) -> float:
+        """When op i has finished: its drain (the last write-back) after its compute window has ended."""
+        return self.end(i) + (self.drain_cycles[i] if self.drain_cycles else 0.0)
+
+
+def stream_rate(stream: float, window: float) -> float:
+    """The share of the DRAM bandwidth a compute window of `window` cycles carrying `stream` cycles of transfers
+    needs all along (0 for an empty window)."""
+    return stream / window if window > 0 and stream > 0 else 0.0
+
+
+def rate_overload(windows: Sequence[tuple[float, float, float]], tol: float) -> list[tuple[float, float]]:
+    """(time, total rate) wherever the (start, end, rate) windows running together need more than the whole
+    bandwidth (windows that only touch, within `tol`, do not overlap)."""
+    events = sorted([(e - tol, 0, -r) for s, e, r in windows if e - s > tol and r > 0]
+                    + [(s, 1, r) for s, e, r in windows if e - s > tol and r > 0])
+    total, out = 0.0, []
+    for time, kind, r in events:
+        total += r
+        if kind and total > 1 + 1e-9:
+            out.append((time, total))
+    return out
 
 
 def op_starts(tasks: Sequence[OpTasks], s: Schedule) -> list[float]:
@@ -109,16 +139,23 @@ def violations(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], s: Schedule, ca
             out.append(f"{t.name}: stream {s.stream_cycles[i]:.6g} < needed {t.stream_cycles(saved[i], bandwidth):.6g}")
         if s.stream_start[i] < s.compute_start[i] - tol or s.stream_start[i] + s.stream_cycles[i] > s.end(i) + tol:
             out.append(f"{t.name}: stream outside the compute window")
-        if s.end(i) > s.makespan + tol:
+        drain = s.drain_cycles[i] if s.drain_cycles else 0.0
+        if drain < t.drain - tol:
+            out.append(f"{t.name}: drain {drain:.6g} < needed {t.drain:.6g}")
+        if s.finish(i) > s.makespan + tol:
             out.append(f"{t.name}: ends after the makespan")
     for u, v in graph.edges:
-        if s.prefetch_start[v] < s.end(u) - tol:
+        if s.prefetch_start[v] < s.finish(u) - tol:
             out.append(f"{tasks[v].name} starts before {tasks[u].name}, whose output it reads, has finished")
     for engine in ENGINES:
         out += _overlaps([(s.compute_start[i], s.end(i), t.name) for i, t in enumerate(tasks) if t.engine == engine], tol)
     dram = [(s.prefetch_start[i], s.prefetch_start[i] + t.prefetch, f"{t.name}.prefetch") for i, t in enumerate(tasks)]
     dram += [(s.stream_start[i], s.stream_start[i] + s.stream_cycles[i], f"{t.name}.stream") for i, t in enumerate(tasks)]
     out += [f"DRAM: {x}" for x in _overlaps(dram, tol)]
+    rates = [(s.compute_start[i], s.end(i), stream_rate(s.stream_cycles[i], s.compute_cycles[i]))
+             for i in range(len(tasks))]
+    out += [f"DRAM: the compute windows at cycle {t:.6g} stream at {r:.6g} times the bandwidth"
+            for t, r in rate_overload(rates, tol)]
     cap_tol = RTOL * max(1.0, capacity)
     for time, held in buffer_profile(tasks, s):
         if held > capacity + cap_tol:
@@ -136,11 +173,12 @@ def lower_bound(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], candidates: Se
     saved = saved_bytes(tasks, candidates)
     comp = [t.compute_cycles(sv, bandwidth) for t, sv in zip(tasks, saved, strict=True)]
     out = {f"{e}_busy": sum(c for t, c in zip(tasks, comp, strict=True) if t.engine == e) for e in ENGINES}
-    out["dram_busy"] = sum(t.prefetch + t.stream_cycles(sv, bandwidth) for t, sv in zip(tasks, saved, strict=True))
+    out["dram_busy"] = sum(t.prefetch + t.stream_cycles(sv, bandwidth) + t.drain
+                           for t, sv in zip(tasks, saved, strict=True))
     finish: dict[int, float] = {}
     for v in nx.topological_sort(graph):
         ready = max((finish[u] for u in graph.pred[v]), default=0.0)
-        finish[v] = ready + tasks[v].prefetch + tasks[v].latency + comp[v]
+        finish[v] = ready + tasks[v].prefetch + tasks[v].latency + comp[v] + tasks[v].drain
     out["critical_path"] = max(finish.values(), default=0.0)
     out["bound"] = max(out.values())
     return out
@@ -148,22 +186,22 @@ def lower_bound(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], candidates: Se
 
 def busy_shares(tasks: Sequence[OpTasks], s: Schedule) -> dict[str, float]:
     """Fraction of the makespan each engine and the DRAM channel are busy (an engine counts its whole compute
-    windows; DRAM its prefetches and streams)."""
+    windows; DRAM its prefetches, streams and drains)."""
     if s.makespan <= 0:
         return {**dict.fromkeys(ENGINES, 0.0), "dram": 0.0}
     out = {e: sum(s.compute_cycles[i] for i, t in enumerate(tasks) if t.engine == e) / s.makespan for e in ENGINES}
-    out["dram"] = sum(t.prefetch + s.stream_cycles[i] for i, t in enumerate(tasks)) / s.makespan
+    out["dram"] = sum(t.prefetch + s.stream_cycles[i] + t.drain for i, t in enumerate(tasks)) / s.makespan
     return out
 
 
 def attribute(s: Schedule, groups: Sequence[str]) -> dict[str, float]:
     """The makespan split among groups (e.g. phases): each instant goes in equal parts to the groups of the ops under
-    way then (from prefetch start to compute end); an instant with none goes to the next op to start. Sums to the
+    way then (from prefetch start to finish); an instant with none goes to the next op to start. Sums to the
     makespan."""
     events: list[tuple[float, int, int]] = []
     for i in range(len(groups)):
-        if s.end(i) > s.prefetch_start[i]:
-            events += [(s.prefetch_start[i], 1, i), (s.end(i), -1, i)]
+        if s.finish(i) > s.prefetch_start[i]:
+            events += [(s.prefetch_start[i], 1, i), (s.finish(i), -1, i)]
     events.sort(key=lambda e: (e[0], e[1]))
     out = dict.fromkeys(groups, 0.0)
     active: dict[int, None] = {}

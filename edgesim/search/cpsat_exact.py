@@ -17,9 +17,13 @@ dim's candidates, read with an element constraint. The rest is built with intege
   and likewise B over m and C's partial-sum spills over k;
 - buffer bytes, register-port bytes and DRAM bytes are linear in those; their cycles are bytes / bandwidth
   (`AddDivisionEquality` with the bandwidth as an exact fraction);
-- on-chip = max(compute, buffer port, register port) (`AddMaxEquality`); double buffered:
-  latency + min(first tile's load, DRAM) + max(on-chip, DRAM − first) (`AddMinEquality`, `AddMaxEquality`);
-  single buffered: on-chip + DRAM + tiles · latency;
+- on-chip = max(compute, buffer port, register port) (`AddMaxEquality`); single buffered: on-chip + DRAM +
+  tiles · latency; double buffered: min(the tile pipeline's closed form, single buffered), the pipeline
+  (`edgesim.cost.pipelining`) written out by `IntModel.pipelined` over the tiles (trips · batch), the innermost
+  iterating DRAM loop (per order: it iterates and no loop inside it does, booleans), the every-tile and burst bytes
+  (what that loop indexes moves every tile), the first tile's load and the last tile's write-back (rm · rn outputs);
+- the solver branches on the tile indices and the order only (a fixed search: everything else follows by
+  propagation);
 - capacity: (A tile + stored B tile + partial-sum tile) · (2 if double buffered) ≤ the global buffer.
 
 Units and rounding: bytes in 1/`BYTE_SCALE` of a byte (operand widths in bits are exact; a stored B's bytes per
@@ -126,18 +130,64 @@ class ExactModel(IntModel):
         m.add(need <= int(glb.capacity_bytes * BYTE_SCALE))
 
         lat = round(dram.latency_cycles * CYCLE_SCALE)
+        trips = self.product("trips", self.product("trips_mn", v["nm"], v["nn"]), v["nk"])
+        single = self.lin("single", on_chip + dram_c + trips * (b * lat),
+                          ub["on_chip"] + ub["dram_c"] + ub["trips"] * b * lat)
         if double_buffer:
-            load = self.cycles("first_load", tile_in, dram.bandwidth_bytes_per_cycle)
-            first = self.model.new_int_var(0, ub["dram_c"], "first")
-            m.add_min_equality(first, [load, dram_c])
-            busy = self.model.new_int_var(0, max(ub["on_chip"], ub["dram_c"]), "busy")
-            m.add_max_equality(busy, [on_chip, dram_c - first])
-            total = self.lin("total", lat + first + busy, lat + ub["dram_c"] + max(ub["on_chip"], ub["dram_c"]))
+            total = self._pipelined(op, om, v, on_chip, dram_c, da, db_, dc_in, c_out, dram_bytes, tile_in, trips,
+                                    single, dram.bandwidth_bytes_per_cycle, lat)
         else:
-            trips = self.product("trips", self.product("trips_mn", v["nm"], v["nn"]), v["nk"])
-            total = self.lin("total", on_chip + dram_c + trips * (b * lat),
-                              ub["on_chip"] + ub["dram_c"] + ub["trips"] * b * lat)
+            total = single
         m.minimize(total)
+        # branch on the decisions only: everything else follows from them by propagation (searching the wide
+        # intermediate domains of the pipeline's divisions instead can stall a solve for seconds)
+        m.add_decision_strategy([*self.index.values(), *self.order], cp_model.CHOOSE_FIRST,
+                                cp_model.SELECT_MIN_VALUE)
+
+    def _pipelined(self, op: Gemm, om: OperandModel, v: dict[str, cp_model.IntVar], on_chip: cp_model.IntVar,
+                   dram_c: cp_model.IntVar, da: cp_model.IntVar, db_: cp_model.IntVar, dc_in: cp_model.IntVar,
+                   c_out: int, dram_bytes: cp_model.IntVar, tile_in: cp_model.IntVar, trips: cp_model.IntVar,
+                   single: cp_model.IntVar, bandwidth: float, lat: int) -> cp_model.IntVar:
+        """Double buffered: min(the tile pipeline (`IntModel.pipelined`), single buffered), its inputs as
+        `edgesim.cost.pipelining.three_level_cycles` derives them."""
+        m, ub = self.model, self.ub
+        it = {d: m.new_bool_var(f"itb_{d}") for d in "mnk"}
+        for d in "mnk":
+            m.add(it[d] == v[f"it_{d}"])
+        # the innermost DRAM loop that iterates: per order, d iterates and no loop inside it does
+        inner = {}
+        for d in "mnk":
+            ys = []
+            for o, x in zip(LOOP_ORDERS, self.order, strict=True):
+                inside = [it[e] for e in o[o.index(d) + 1:]]
+                y = m.new_bool_var(f"inner_{d}_{o}")
+                m.add_bool_and([x, it[d], *(z.Not() for z in inside)]).only_enforce_if(y)
+                m.add_bool_or([x.Not(), it[d].Not(), *inside]).only_enforce_if(y.Not())
+                ys.append(y)
+            inner[d] = m.new_bool_var(f"inner_{d}")
+            m.add(inner[d] == sum(ys))
+        trip_in = self.lin("trips_inner", sum(self.gate(f"trips_in_{d}", inner[d], v[f"n{d}"]) for d in "mnk")
+                           + 1 - sum(inner.values()), max(ub["nm"], ub["nn"], ub["nk"]))
+        tiles = self.lin("tiles", trips * op.batch, ub["trips"] * op.batch)
+        # what the innermost loop indexes moves on every tile (everything when none iterates): A unless it is n, ...
+        every = {t: self._bool(f"every_{t}", 1 - inner[d]) for t, d in (("a", "n"), ("b", "m"), ("c", "k"))}
+        c_wr = self.lin("c_writes", dc_in + c_out, ub["dc_in"] + c_out)
+        xe_b = self.lin("every_load_bytes", self.gate("ev_a", every["a"], da) + self.gate("ev_b", every["b"], db_)
+                        + self.gate("ev_c", every["c"], dc_in), ub["da"] + ub["db"] + ub["dc_in"])
+        we_b = self.gate("every_wb_bytes", every["c"], c_wr)
+        burst_b = self.lin("burst_bytes", dram_bytes - xe_b - we_b, ub["dram_bytes"])
+        xe = self.cycles("every_loads", xe_b, bandwidth)
+        we = self.cycles("every_writebacks", we_b, bandwidth)
+        burst = self.cycles("bursts", burst_b, bandwidth)
+        loads = self.cycles("loads", self.lin("load_bytes", da + db_ + dc_in, ub["da"] + ub["db"] + ub["dc_in"]),
+                            bandwidth)
+        load = self.cycles("first_load", tile_in, bandwidth)
+        x0 = self.minv("first", [load, loads], ub["loads"])
+        last_c = self.product("last_c", v["rm"], v["rn"])
+        wl = self.cycles("last_writeback", self.lin("last_c_bytes", last_c * _q(om.c_bytes),
+                                                    ub["last_c"] * _q(om.c_bytes)), bandwidth)
+        pipe = self.pipelined(on_chip, xe, we, burst, dram_c, x0, wl, tiles, trip_in, lat)
+        return self.minv("total", [pipe, single], ub["single"])
 
     def _element(self, name: str, dim: str, values: list[int]) -> cp_model.IntVar:
         out = self.model.new_int_var(min(values), max(values), name)
@@ -186,7 +236,7 @@ def _tables(arch: ArchSpec, op: Gemm, om: OperandModel, tiles: dict[str, np.ndar
         "comp_m": ("m", ints(comp["m"])), "comp_n": ("n", ints(comp["n"])), "comp_k": ("k", ints(comp["k"])),
         "it_m": ("m", ints(nm > 1)), "it_n": ("n", ints(nn > 1)), "it_k": ("k", ints(nk > 1)),
         "nm": ("m", ints(nm)), "nn": ("n", ints(nn)), "nk": ("k", ints(nk)),
-        "tm": ("m", ints(tm)), "tn": ("n", ints(tn)), "tk": ("k", ints(tk)),
+        "tm": ("m", ints(tm)), "tn": ("n", ints(tn)), "tk": ("k", ints(tk)), "rm": ("m", ints(rm)), "rn": ("n", ints(rn)),
         "a_more": ("n", qs(a_all * (nn - 1))), "b_more": ("m", qs(b_all * (nm - 1))),
         "c_spill": ("k", qs(psum * (nk - 1))),
         "glb_a": ("n", qs(a_all * a_reps)), "glb_b": ("m", qs(b_all * b_reps)), "ps_acc": ("k", qs(psum * acc)),
@@ -209,6 +259,7 @@ def solve_exact(arch: ArchSpec, op: Gemm, space: Mapspace, deterministic_limit: 
         p.num_workers = 1
         p.catch_sigint_signal = False
         p.random_seed = seed
+        p.search_branching = cp_model.FIXED_SEARCH  # the model's decision strategy: the tile indices, then the order
         p.max_deterministic_time = left / (len(pairs) - i)
         status = solver.solve(em.model)
         left = max(0.0, left - solver.deterministic_time)

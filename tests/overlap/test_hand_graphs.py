@@ -50,15 +50,31 @@ def test_prefetch_hides_under_the_previous_compute() -> None:
 
 
 def test_dram_is_one_transfer_at_a_time() -> None:
-    """A GEMM computes 10 cycles streaming 8; an independent vector op streams 6 over its whole 6 cycles. DRAM must
-    carry 14 cycles, so nothing beats 14; 14 is reached with the GEMM's stream in [0, 8) and the vector op in
-    [8, 14). Serial: 16."""
-    tasks = [task("gemm", compute=10, stream=8), task("vec", "vector", compute=6, stream=6, on_chip=1)]
+    """A GEMM computes 10 cycles streaming 5 (half the bandwidth along its window); an independent vector op computes
+    6 streaming 3 (also half). The windows may run together (0.5 + 0.5 of the bandwidth), but the two streams may not:
+    CP-SAT reaches max(10, 6) = 10 with the GEMM's stream in [0, 5) and the vector op's window in [4, 10), its stream
+    in [5, 8). The list scheduler starts a stream with its window, so the vector op waits for the GEMM's stream to
+    end: 5 + 6 = 11. Serial: 16."""
+    tasks = [task("gemm", compute=10, stream=5), task("vec", "vector", compute=6, stream=3, on_chip=1)]
     s = run_all(tasks)
     assert s["serial"].makespan == 16
+    assert s["greedy"].makespan == 11
+    assert s["cpsat"].makespan == 10
+
+
+def test_streaming_windows_share_the_bandwidth() -> None:
+    """A GEMM computes 10 cycles streaming 8; an independent vector op streams 6 over its whole 6 cycles. DRAM carries
+    14 cycles (the busy-time bound), and placing the GEMM's stream in [0, 8) and the vector op in [8, 14) would reach
+    it; but a tile pipeline moves the GEMM's data along its whole window, 0.8 of the bandwidth, and the vector op needs
+    all of it: their windows cannot overlap, 10 + 6 = 16 = serial."""
+    tasks = [task("gemm", compute=10, stream=8), task("vec", "vector", compute=6, stream=6, on_chip=1)]
+    s = run_all(tasks)
     assert lower_bound(tasks, op_graph(tasks), (), 1.0)["dram_busy"] == 14
-    assert s["greedy"].makespan == 14
-    assert s["cpsat"].makespan == 14
+    assert {k: x.makespan for k, x in s.items()} == {"serial": 16, "greedy": 16, "cpsat": 16}
+    fluid = Schedule(scheduler="x", prefetch_start=(0, 8), compute_start=(0, 8), compute_cycles=(10, 6),
+                     stream_start=(0, 8), stream_cycles=(8, 6), kept=(), makespan=14, dram_bytes=14)
+    found = violations(tasks, op_graph(tasks), fluid, 1e9, 1.0)
+    assert found == ["DRAM: the compute windows at cycle 8 stream at 1.8 times the bandwidth"]
 
 
 @pytest.mark.parametrize(("capacity", "expected"), [(100, 16), (120, 10)])
