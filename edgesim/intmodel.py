@@ -97,12 +97,13 @@ class IntModel:
 
     def pipelined(self, busy: cp_model.IntVar, xe: cp_model.IntVar, we: cp_model.IntVar, burst: cp_model.IntVar,
                   dram: cp_model.IntVar, x0: cp_model.IntVar, wl: cp_model.IntVar, tiles: cp_model.IntVar,
-                  inner: cp_model.IntVar, latency: int) -> cp_model.IntVar:
+                  inner: cp_model.IntVar, latency: int, caught: cp_model.IntVar | None = None) -> cp_model.IntVar:
         """The double-buffered tile pipeline's cycles (`edgesim.cost.pipelining._pipelined`), in cycle units: `busy` B,
         the every-tile loads X_e and write-backs W_e, the bursts X_r + W_r (0 when no DRAM loop iterates: then
         everything moves on every tile), all of DRAM's cycles, the first load x_0, the last write-back w_l, the tiles
         T and the innermost iterating DRAM loop's trips n (T / runs R; 1 if none), the latency L. Not capped at single
-        buffered.
+        buffered. Optionally `caught`, bursts counted whole in the stalls (`pipelined_cycles`' held bursts: transfers
+        the caller counts per fill, which are in `dram` but not in the bursts Q; 0 when no loop iterates).
 
         No product of T-sized counts with cycles (it would overflow 60 bits on large mapspaces): with G = X_e + W_e - B,
         a loop iterating (n >= 2) makes R - 1 <= floor((T - 1) / 2), so the bursts caught are R - 1 and
@@ -163,9 +164,11 @@ class IntModel:
         run_n = self.signed("pp_run_num", -num_ub, num_ub)
         m.add(run_n == rr - g + wait - q_n)
         run_f = div("pp_run_f", run_n, tiles, num_ub)
-        stall_ub = latency * t_ub + q_ub + g_abs + num_ub
+        c_ub = 0 if caught is None else ub[caught.name]
+        held = m.new_constant(0) if caught is None else caught
+        stall_ub = latency * t_ub + q_ub + c_ub + g_abs + num_ub
         by_run = self.signed("pp_by_run", -stall_ub, stall_ub)
-        m.add(by_run == latency * (runs - 1) + burst + h + run_f).only_enforce_if(iterates)
+        m.add(by_run == latency * (runs - 1) + burst + held + h + run_f).only_enforce_if(iterates)
         m.add(by_run == 0).only_enforce_if(iterates.Not())
         # every other tile
         h2 = div("pp_eo_h", g, 2, g_abs)
@@ -181,8 +184,8 @@ class IntModel:
         eo_n = self.signed("pp_eo_num", -num2_ub, num2_ub)
         m.add(eo_n == r2t - g - ev_g + 2 * ev_w - 2 * q_n)
         eo_f = div("pp_eo_f", eo_n, 2 * tiles, num2_ub)
-        stall_ub = max(stall_ub, latency * t_ub + q_ub + g_abs + num2_ub)
-        stalls = self.maxv("pp_stalls", [one, by_run, latency * steps + burst + h2 + eo_f], stall_ub)
+        stall_ub = max(stall_ub, latency * t_ub + q_ub + c_ub + g_abs + num2_ub)
+        stalls = self.maxv("pp_stalls", [one, by_run, latency * steps + burst + held + h2 + eo_f], stall_ub)
         compute_ub = ub[x0.name] + latency + b_ub + stall_ub + ub[wl.name]
         # the DRAM channel's idle time at the start (from T = 3) and at the end, times T
         w_prev = self.gate("pp_w_prev", two, we)

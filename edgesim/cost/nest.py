@@ -36,7 +36,11 @@ Cycles:
 - DRAM: its bytes over its bandwidth; total as in `edgesim.cost.model`: double buffered, the tile pipeline's
   closed form (`edgesim.cost.pipelining`) over the DRAM-level tiles, with on-chip + refill stalls as the busy cycles
   and DRAM's cycles split between the operands' loads and write-backs by their bytes; single buffered, the sum plus
-  one latency per tile.
+  one latency per tile. An operand moves on every DRAM tile only when the innermost iterating DRAM loop indexes it
+  and its tile below DRAM does not span that loop (fills = tiles); otherwise it moves once per fill of that tile, at
+  run boundaries, which can be fewer than the runs (one, for a tile that spans them all): the prefetch window
+  catches all its transfers but an input's first fill (in the first tile's load) and C's last write-back (exposed
+  after the last tile), and all of them count on the DRAM path (`pipelined_cycles`' held transfers).
 
 Energy (pJ): Σ memories Σ operands (read bytes · read pJ/B + write bytes · write pJ/B) + MACs · pJ/MAC.
 Capacity: Σ of the operands' tile bytes in a memory must fit it. Double buffering (the nest's flag) is decided per
@@ -183,6 +187,7 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     first_in = np.zeros(n)
     c_tile: FloatArray | None = None  # elements of C's tile below DRAM (what one write-back moves)
     refills: list[tuple[int, FloatArray, FloatArray, FloatArray, FloatArray]] = []
+    held_fills: dict[int, FloatArray] = {}  # per operand with a memory below DRAM: its tile's fills there (per batch)
     tile_bound = np.full(n, L, dtype=np.int64)
 
     instances: list[FloatArray] = [np.prod(np.where(served[j], 1, used), axis=1).astype(np.float64) for j in range(J)]
@@ -243,6 +248,7 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
             else:
                 per_fill = moved * elem_bytes(below_dram)
             refills.append((below_dram, fills[-2], per_fill, top_ir, tiles[-2] * elem_bytes(below_dram)))
+            held_fills[t] = fills[-2]
 
         j0 = chain[0]
         # a broadcast array's MAC input holds its operand across the innermost loops that do not index it (ZigZag's
@@ -375,6 +381,10 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     else:  # no temporal loop at all: one tile per batch
         inner_dim, runs = np.full(n, 3), tiles_out
     every = np.concatenate([REL, np.ones((1, 3), dtype=bool)])[inner_dim]  # (n, operand)
+    # an operand whose tile below DRAM spans several DRAM tiles is filled less often than every tile, even when that
+    # loop indexes it (it sits inside the tile): it moves at the starts (C: the ends) of runs, once per fill
+    for t, f in held_fills.items():
+        every[:, t] &= f * batch >= tiles_out
     loads = reads[:, -1].sum(axis=1) * per_byte
     every_loads = np.where(every, reads[:, -1], 0.0).sum(axis=1) * per_byte
     writebacks = dram_cycles - loads
@@ -382,9 +392,29 @@ def evaluate_nests(h: Hierarchy, op: Gemm, om: OperandModel, ns: NestSet, mac_en
     first = np.minimum(first_in / dram.read_bytes_per_cycle, loads)
     last_writeback = (np.minimum(c_tile * om.c_bytes / dram.write_bytes_per_cycle, writebacks) if c_tile is not None
                       else writebacks / tiles_out)  # C straight from the array to DRAM: every tile its share
-    overlap = np.minimum(pipelined_cycles(on_chip + stall, every_loads, loads - every_loads, every_writebacks,
-                                          writebacks - every_writebacks, first, last_writeback, tiles_out, runs,
-                                          dram.latency_cycles), no_overlap)
+    # an operand that does not move on every tile and whose tile sits in a memory below DRAM moves once per fill of
+    # that tile, which can span several runs (then it moves less often than once per run; a tile spanning every DRAM
+    # tile moves once, with the first tile): its transfers are held out of the per-run bursts, and the prefetch window
+    # must catch all of them but an input's first fill (in the first load) and C's last write-back (w_l)
+    burst_loads = loads - every_loads
+    burst_writebacks = writebacks - every_writebacks
+    held = np.zeros(n)
+    held_bursts = np.zeros(n)
+    for t, f in held_fills.items():
+        x_t = np.where(every[:, t], 0.0, reads[:, -1, t] * per_byte)
+        held += x_t
+        burst_loads -= x_t
+        if t < 2:
+            held_bursts += x_t - x_t / (f * batch)
+        else:
+            w_c = np.where(every[:, 2], 0.0, writebacks)
+            held += w_c
+            burst_writebacks -= w_c
+            held_bursts += x_t + np.where(every[:, 2], 0.0, writebacks - last_writeback)
+    np.maximum(burst_loads, 0.0, out=burst_loads)  # rounding
+    overlap = np.minimum(pipelined_cycles(on_chip + stall, every_loads, burst_loads, every_writebacks,
+                                          burst_writebacks, first, last_writeback, tiles_out, runs,
+                                          dram.latency_cycles, held, held_bursts), no_overlap)
     total = np.where(ns.db, overlap, no_overlap)
 
     need = need + extra

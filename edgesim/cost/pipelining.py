@@ -33,6 +33,11 @@ run a burst of β = (X_r + W_r)/R. The total is the longer of two paths:
 
 (Runs are one tile long only when no DRAM loop iterates, and then every tensor moves on every tile: no bursts.)
 
+The loop-nest model (`edgesim.cost.nest`) can have an operand whose tile spans several runs and moves less often
+than once per run (once, in the extreme: with the first tile only). It passes such transfers separately (`held`):
+they count on the DRAM path, and those after an input's first load and before C's last write-back are added whole
+to the stalls of both step choices (its bursts all fall on run boundaries, each caught by one two-tile step).
+
 The caller caps the total at the single-buffered cycles (nothing overlaps). Exact for one tile (both paths are
 x_0 + L + b_0 + w_l, the serial sum) and, in steady state, for uniform runs: the compute path's per-tile cost is
 then max(b, (w + x + L + b) / 2) plus the bursts a two-tile step cannot hide, and the DRAM path's x + w (the
@@ -90,13 +95,24 @@ CHUNK = 8192  # candidates per pass: a chunk's temporaries stay in cache and are
 
 def pipelined_cycles(busy: FloatArray, every_loads: FloatArray, burst_loads: FloatArray, every_writebacks: FloatArray,
                      burst_writebacks: FloatArray, first_load: FloatArray, last_writeback: FloatArray, tiles: FloatArray,
-                     runs: FloatArray, latency: float) -> FloatArray:
+                     runs: FloatArray, latency: float, held_transfers: FloatArray | None = None,
+                     held_bursts: FloatArray | None = None) -> FloatArray:
     """Double-buffered total cycles per candidate (module docstring). Cycles: `busy` B, `every_loads` X_e,
     `burst_loads` X_r, `every_writebacks` W_e, `burst_writebacks` W_r, `first_load` x_0, `last_writeback` w_l;
     counts: `tiles` T and `runs` R (1 <= R <= T). The same operations in the same order as `pipelined_cycles_scalar`,
     `CHUNK` candidates at a time: on a whole array of candidates each fresh temporary would cost more (new memory)
-    than its arithmetic."""
-    args = (busy, every_loads, burst_loads, every_writebacks, burst_writebacks, first_load, last_writeback, tiles, runs)
+    than its arithmetic.
+
+    Optionally, transfers the caller counts per fill instead of once per run (the loop-nest model, whose operand
+    tiles can span several runs, `edgesim.cost.nest`): `held_transfers` (cycles, not in X_r or W_r) enter the DRAM
+    path only, and `held_bursts` (the part of them the prefetch window must catch: all but the first load, which is
+    in x_0, and the last write-back, w_l) are added whole to the stalls of both step choices (bursts that fall on
+    run boundaries, at most R - 1 of them). Both default to zero (the three-level model's figures)."""
+    args: tuple[FloatArray, ...] = (busy, every_loads, burst_loads, every_writebacks, burst_writebacks, first_load,
+                                    last_writeback, tiles, runs)
+    if held_transfers is not None or held_bursts is not None:
+        zero = np.zeros(len(busy))
+        args += (zero if held_transfers is None else held_transfers, zero if held_bursts is None else held_bursts)
     n = len(busy)
     if n <= CHUNK:
         return _pipelined(args, latency)
@@ -137,7 +153,8 @@ def three_level_cycles(on_chip: FloatArray, no_overlap: FloatArray, dram_reads: 
 
 
 def _pipelined(args: tuple[FloatArray, ...], latency: float) -> FloatArray:
-    busy, every_loads, burst_loads, every_writebacks, burst_writebacks, first_load, last_writeback, tiles, runs = args
+    busy, every_loads, burst_loads, every_writebacks, burst_writebacks, first_load, last_writeback, tiles, runs = args[:9]
+    held = args[9:]  # optional: held transfers (DRAM path only) and held bursts (stalls), `pipelined_cycles`
     L = float(latency)
     x = every_loads / tiles
     w = every_writebacks / tiles
@@ -164,6 +181,9 @@ def _pipelined(args: tuple[FloatArray, ...], latency: float) -> FloatArray:
     every_other = steps * gain
     every_other += caught * burst
     every_other += one * (2.0 * steps < last)
+    if held:
+        by_run += held[1]
+        every_other += held[1]
     np.maximum(by_run, one, out=by_run)
     np.maximum(by_run, every_other, out=by_run)  # the stalls
     compute_path = first_load + L
@@ -181,13 +201,16 @@ def _pipelined(args: tuple[FloatArray, ...], latency: float) -> FloatArray:
     dram_path += every_writebacks
     dram_path += burst_writebacks
     dram_path += idle
+    if held:
+        dram_path += held[0]
     np.maximum(compute_path, dram_path, out=compute_path)
     return compute_path
 
 
 def pipelined_cycles_scalar(busy: float, every_loads: float, burst_loads: float, every_writebacks: float,
                             burst_writebacks: float, first_load: float, last_writeback: float, tiles: float,
-                            runs: float, latency: float) -> float:
+                            runs: float, latency: float, held_transfers: float = 0.0, held_bursts: float = 0.0
+                            ) -> float:
     """`pipelined_cycles` for one candidate in plain Python (the same operations in the same order)."""
     L = float(latency)
     x = every_loads / tiles
@@ -200,10 +223,10 @@ def pipelined_cycles_scalar(busy: float, every_loads: float, burst_loads: float,
     one = max(x - b, 0.0) if tiles >= 2 else 0.0
     gain = x + w + L - b
     last = tiles - 1.0
-    by_run = (gain + burst) * caught + (one if 2.0 * caught < last else 0.0)
-    every_other = steps * gain + caught * burst + (one if 2.0 * steps < last else 0.0)
+    by_run = (gain + burst) * caught + (one if 2.0 * caught < last else 0.0) + held_bursts
+    every_other = steps * gain + caught * burst + (one if 2.0 * steps < last else 0.0) + held_bursts
     stalls = max(max(by_run, one), every_other)
     compute_path = first_load + L + busy + stalls + last_writeback
     lb = b + L
     idle = (max(lb - x, 0.0) if tiles >= 3 else 0.0) + max(lb - w_prev, 0.0)
-    return max(compute_path, every_loads + burst_loads + every_writebacks + burst_writebacks + idle)
+    return max(compute_path, every_loads + burst_loads + every_writebacks + burst_writebacks + idle + held_transfers)

@@ -16,8 +16,10 @@ nest model's formulas written out:
   ports), total = min(the tile pipeline's closed form (`edgesim.cost.pipelining`, `IntModel.pipelined`) with
   on-chip + stalls busy, single buffered): the DRAM-level tiles are the suffix product at the lowest bound below
   DRAM (times the batch), the innermost iterating DRAM loop the loop at that bound (every factor is >= 2), and
-  what it indexes moves on every tile (DRAM must have one shared port counted in bytes, so that loads and
-  write-backs are their bytes over its bandwidth).
+  what it indexes moves on every tile unless its tile below DRAM has fewer fills than tiles; the other operands
+  with a memory below DRAM are held (`edgesim.cost.nest`): their transfers after an input's first fill (one fill is
+  the tile's bytes) and before C's last write-back are the stalls' `caught` bursts (DRAM must have one shared port
+  counted in bytes, so that loads and write-backs are their bytes over its bandwidth).
 
 Units and rounding: bytes in 1/`BYTE_SCALE` byte (operand widths must be whole multiples of it), cycles in
 1/`CYCLE_SCALE` cycle; each division floors, so the objective can be a few units below the nest model's float
@@ -240,6 +242,7 @@ class NestExactModel(IntModel):
                 acc_ub[j][int(write)] += ub * CYCLE_SCALE * batch
 
         dram_reads: list[list[Expr]] = []  # per operand, its DRAM port reads (the tail of preads[J - 1] it adds)
+        fill_bytes: dict[int, cp_model.LinearExpr] = {}  # per input with a memory below DRAM: one fill's DRAM reads
         for t, name in enumerate(OPERANDS):
             n_before = len(preads[J - 1])
             chain = h.chain(name)
@@ -292,6 +295,7 @@ class NestExactModel(IntModel):
                     kf = inst(below) * over(t, served(below)) * width(t, below) * batch
                     first_in.append(tile[t, below] * kf)
                     first_ub += self.ub[tile[t, below].name] * kf
+                    fill_bytes[t] = tile[t, below] * (over(t, served(J - 1)) * inst(J - 1) * width(t, J - 1))
             else:
                 upd = T * inst(j0) * over(t, served(j0)) * batch
                 ps = width(t, j0)
@@ -438,7 +442,8 @@ class NestExactModel(IntModel):
         tb = m.new_int_var(0, L, "tile_bound")
         m.add_min_equality(tb, belows or [self._const("no_bound", L)])
         lat = round(dram.latency_cycles * CYCLE_SCALE)
-        tiles_out = self.lin("tiles_out", self._element("dram_tiles", tb, sfx) * batch, T * batch)
+        dram_tiles = self._element("dram_tiles", tb, sfx)
+        tiles_out = self.lin("tiles_out", dram_tiles * batch, T * batch)
         one = self._const("one", 1)
         trips_in = self._element("trips_inner", tb, [*fac, one])
         inner = []
@@ -446,22 +451,47 @@ class NestExactModel(IntModel):
             at = [self.lin(f"is_{di}_{p}", sum(self.x[i][p] for i, (dd, _) in enumerate(loops) if dd == di), 1)
                   for p in range(L)]
             inner.append(self._element(f"inner_{di}", tb, [*at, self._const(f"zero_{di}", 0)]))
-        rd, every_b, ev_b = [], [], []
-        for t in range(3):
+        # what that loop indexes moves on every tile, unless its tile below DRAM spans several DRAM tiles (fewer fills
+        # than tiles); an operand with a memory below DRAM that does not move on every tile is held: it moves once per
+        # fill, and the prefetch window catches all its transfers but an input's first fill and C's last write-back
+        rd, every_b, ev_b, held_b, caught_b = [], [], [], [], []
+        c_held: cp_model.IntVar | None = None
+        for t, name in enumerate(OPERANDS):
             r = self.lin(f"dram_rd_{t}", sum(dram_reads[t]), rub[J - 1] + 1)
             d_un = next(d for d in range(3) if not REL[t][d])  # the dim t does not index
             ev = m.new_bool_var(f"every_{t}")
-            m.add(ev == 1 - inner[d_un])
             rd.append(r)
             every_b.append(self.gate(f"every_rd_{t}", ev, r))
             ev_b.append(ev)
+            chain = h.chain(name)
+            if len(chain) == 1:
+                m.add(ev == 1 - inner[d_un])
+                continue
+            full = m.new_bool_var(f"full_{t}")
+            m.add(fills[t, chain[-2]] >= dram_tiles).only_enforce_if(full)
+            m.add(fills[t, chain[-2]] <= dram_tiles - 1).only_enforce_if(full.Not())
+            m.add(ev <= full)
+            m.add(ev <= 1 - inner[d_un])
+            m.add(ev >= full - inner[d_un])
+            nev = m.new_bool_var(f"held_{t}")
+            m.add(nev == 1 - ev)
+            held_b.append(self.gate(f"held_rd_{t}", nev, r))
+            if t < 2:
+                after = self.lin(f"after_first_{t}", r - fill_bytes[t], self.ub[r.name])
+                caught_b.append(self.gate(f"caught_rd_{t}", nev, after))
+            else:
+                caught_b.append(held_b[-1])
+                c_held = nev
         rbw = dram.read_bytes_per_cycle * kd
         load_b = self.lin("dram_load_bytes", sum(rd), 3 * (rub[J - 1] + 1))
         loads = self.cycles("loads", load_b, rbw)
         xe = self.cycles("every_loads", self.lin("every_load_bytes", sum(every_b), 3 * (rub[J - 1] + 1)), rbw)
+        held_x = self.cycles("held_loads", self.lin("held_load_bytes", sum(held_b), 3 * (rub[J - 1] + 1)), rbw)
+        caught_x = self.cycles("caught_loads", self.lin("caught_load_bytes", sum(caught_b), 3 * (rub[J - 1] + 1)), rbw)
         wb = self.lin("writebacks", dram_c - loads, self.ub[dram_c.name])
         we = self.gate("every_writebacks", ev_b[2], wb)
-        burst = self.lin("bursts", dram_c - xe - we, self.ub[dram_c.name])
+        held_w = self.gate("held_writebacks", c_held, wb) if c_held is not None else self._const("no_held_w", 0)
+        burst = self.lin("bursts", dram_c - xe - we - held_x - held_w, self.ub[dram_c.name])
         fin = self.lin("first_in", sum(first_in), first_ub)
         load = self.cycles("first_load", fin, dram.read_bytes_per_cycle)
         x0 = self.minv("first", [load, loads], self.ub["loads"])
@@ -476,7 +506,11 @@ class NestExactModel(IntModel):
             n_out = m.new_int_var(1, T * batch, "tiles_pos")
             m.add(n_out == tiles_out)
             wl = self.floor_div("last_writeback", wb, self.ub[wb.name], n_out)
-        pipe = self.pipelined(busy, xe, we, burst, dram_c, x0, wl, tiles_out, trips_in, lat)
+        caught_w = self._const("no_caught_w", 0)
+        if c_held is not None:
+            caught_w = self.gate("caught_writebacks", c_held, self.lin("wb_but_last", wb - wl, self.ub[wb.name]))
+        caught = self.lin("caught", caught_x + caught_w, self.ub[caught_x.name] + self.ub[wb.name])
+        pipe = self.pipelined(busy, xe, we, burst, dram_c, x0, wl, tiles_out, trips_in, lat, caught)
         single = self.lin("single", on_chip + dram_c + tiles_out * lat, on_ub + self.ub[dram_c.name] + T * batch * lat)
         self.total = self.minv("total", [pipe, single], self.ub["single"])
         m.minimize(self.total)

@@ -96,14 +96,17 @@ ZZ = load_arch("edge_tpu_like")
 ZZ_SPATIAL = ((("n", 8),), (("k", 8),), (("m", 4),), (("m", 4),))
 
 
-# Measured (seed 7, 1000 nests each on these three GEMMs and on 512x4096x4096, 64x64x64, 1024x1024x1024; 6000 in all,
-# every on-chip port counted per access as the mirror declares): sim total / analytic total,
-# - double buffered (every memory below DRAM can hold a second tile of its operands), 3974 nests: min 1.000,
-#   median 1.067, p90 1.309, p99 1.485, max 1.732;
+# Measured under cost model v4 (seed 7, 1000 nests each on these three GEMMs and on 512x4096x4096, 64x64x64,
+# 1024x1024x1024; 6000 in all, every on-chip port counted per access as the mirror declares; the script:
+# for each GEMM, NestSpace(of_arch(ZZ), op, om, (ZZ_SPATIAL,)).sample(np.random.default_rng(7), 1000), the feasible
+# nests' simulate_nest(..., max_events=0).total_cycles / evaluate_nests(...).total_cycles, split by double_buffered):
+# - double buffered (every memory below DRAM can hold a second tile of its operands), 3974 nests: min 0.784,
+#   median 1.000, p90 1.012, p99 1.130, max 1.264 (below 0.9: 21; above 1.1: 100);
 # - single buffered (some cannot, so the pipeline does not overlap; the model hides refills in ZigZag's window),
-#   2026 nests: min 1.015, median 1.277, p90 1.685, p99 1.898, max 1.982.
-# The simulator was never below the model there, but nothing guarantees it (tests/sim: the access-port hand example).
-# The bounds asserted below are looser than these maxima.
+#   2026 nests: min 0.999, median 1.209, p90 1.493, p99 1.826, max 1.969.
+# (Before operands held across several DRAM tiles were counted per fill, double buffered: min 0.690, median 0.992,
+# p90 1.050, p99 1.406, max 1.718, 730 below 0.9.) The simulator can be below the model (where its tiles differ from
+# the model's means). The bounds asserted below are looser than these maxima.
 MAX_RATIO = {True: 1.9, False: 2.25}
 
 
@@ -327,3 +330,38 @@ def test_two_tiles_with_an_access_counted_port_by_hand():
     # (The analytic model, as of this writing, rounds up each stream's average transfer instead: C's partial-sum reads,
     # 16 B in 4 iterations, cost it 4 cycles, the 2 first updates that read nothing included, so its buffer port is
     # 14 cycles where the tiles need 12. Not asserted here: that is the model's business, reported to the lead.)
+
+
+# 4 x 4 x 2 on HAND_H (X <- n 2, Y <- m 2), double buffered; the buffer holds k 2 for A and C (bound 1) and all of B
+# (bound 3: k 2 x n 2 x X's n 2 = 8 B), so B is loaded once, with the first tile, though its tile spans all four
+# DRAM-level tiles (two loops, m 2 and n 2: two runs of the inner one). Per tile: compute 2 (k 2), C's 4 outputs out
+# at 1 B (1 cycle at 4 B/cycle). Cost model v4 used to count B's load also as a per-run burst the prefetch window
+# must catch (double counted: it is already in the first load).
+@pytest.mark.parametrize(("temporal", "model_before"), [
+    # m inner: A (4 B, 1 cycle) moves every tile, B (not indexed by m) once. Simulator: tile 0 loads A + B 12 B [0, 3),
+    #   data at 13; tile 1 A [3, 4), data 14; compute 0 [13, 15), 1 [15, 17); tile 0's write-back [15, 16), tile 2's A
+    #   [16, 17), data 27, compute [27, 29); tile 1's write-back [17, 18), tile 3's A [18, 19), data 29, compute
+    #   [29, 31); write-backs [29, 30) and [31, 32): 32. Model: x = 1, w = 1, b = 2, L = 10: one two-tile step
+    #   (T = 4) stalls x + w + L - b = 10, and B's only load catches nothing, so the compute path is x_0 12 B / 4 = 3 +
+    #   L 10 + busy 8 + stalls 10 + w_l 1 = 32; DRAM path 40 B / 4 = 10 + idle (L + b - x = 11 at the start, L + b - w
+    #   = 11 at the end) = 32. Before the fix B's 2 cycles were also a burst of 2 / 2 runs = 1 in the step: 33.
+    ((("k", 2), ("m", 2), ("n", 2)), 33),
+    # n inner: it indexes B, yet B's tile spans every tile (loaded once); A (not indexed by n) moves at each run's
+    #   start (tiles 0 and 2), C every tile. Simulator: tile 0's A + B [0, 3), data 13; compute 0 [13, 15), 1 [15, 17)
+    #   (tile 1 loads nothing); write-back 0 [15, 16), tile 2's A [16, 17), data 27, compute [27, 29); write-back 1
+    #   [17, 18); compute 3 [29, 31); write-backs [29, 30), [31, 32): 32. Model: x = 0, w = 1, b = 2: the step stalls
+    #   0 + 1 + 10 - 2 = 9 plus the burst it catches, A's second load 1: compute path 3 + 10 + 8 + 10 + 1 = 32; DRAM
+    #   path 32 B / 4 = 8 + idle 12 + 11 = 31. Before the fix B counted as moving every tile (x = 2 / 4) and A's bursts
+    #   as 2 over 2 runs: 3 + 10 + 8 + (9.5 + 1) + 1 = 32.5.
+    ((("k", 2), ("n", 2), ("m", 2)), 32.5),
+])
+def test_operand_loaded_once_is_not_a_burst_by_hand(temporal, model_before):
+    op = Gemm(name="g", m=4, n=4, k=2)
+    om = small_om(op)
+    nest = LoopNest(spatial=((("n", 2),), (("m", 2),)), temporal=temporal, bounds=((1, 3, 1), (3, 3, 3)),
+                    double_buffer=True)
+    assert double_buffered(HAND_H, op, om, nest)
+    r = simulate_nest(HAND_H, op, om, nest)
+    assert r.total_cycles == 32 and r.tiles == 4
+    c = evaluate_nest(HAND_H, op, om, nest)
+    assert c.total_cycles[0] == 32 != model_before
