@@ -55,9 +55,10 @@ def add_parser(sub: Any) -> None:
     tune.add_argument("--batch", type=int, help="batch (default: the trace's, else 1)")
     tune.add_argument("--lora-rank", type=int, default=8,
                       help="LoRA rank of the vanilla methods (default 8; edge-llm uses each layer's rank from its trace)")
-    tune.add_argument("--lora-targets", choices=["q,v", "all"], default="q,v",
-                      help="projections with LoRA adapters: q and v (the paper's and LoRA's default) or all of "
-                           "every layer (attention and MLP, as many later recipes do)")
+    tune.add_argument("--lora-targets", choices=["q,v", "attention", "all"], default="q,v",
+                      help="projections with LoRA adapters: q and v (the paper's and LoRA's default), the four "
+                           "attention projections, or all of every layer (attention and MLP, as many later recipes "
+                           "do; in a mixture-of-experts layer one adapter per expert, and the router's)")
     tune.add_argument("--forward", choices=["to-exit", "full"], default="to-exit",
                       help="edge-llm: the training forward stops at the active exit (the paper, default) or runs every "
                            "layer (the authors' released code; the layers after the exit feed nothing back)")
@@ -146,7 +147,8 @@ def run(args: argparse.Namespace) -> str:
     if not 0 <= args.latency_tolerance < 1:
         raise bad("--latency-tolerance", f"expected a fraction in [0, 1), got {args.latency_tolerance}")
     weight_bits, weight_sparsity = compression(args, arch, [str(m) for m in methods])
-    targets = ("q_proj", "v_proj") if args.lora_targets == "q,v" else (ALL_PROJECTIONS,)
+    targets = {"q,v": ("q_proj", "v_proj"), "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
+               "all": (ALL_PROJECTIONS,)}[args.lora_targets]
     st = TuningSettings(seq=seq, batch=batch, lora_rank=args.lora_rank, lora_targets=targets,
                         train_exit_heads=args.exit_heads == "trainable", full_forward=args.forward == "full",
                         recompute=args.recompute,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from edgesim.arch import ArchSpec
 from edgesim.errors import Infeasible
 from edgesim.evaluate import run_op
-from edgesim.llm.layers import LayerSettings, decoder_layer_forward
+from edgesim.llm.layers import LayerSettings, decoder_layer_forward, decoder_layer_nodes
 from edgesim.llm.model import ModelShape
 from edgesim.llm.trace import LayerPolicy, Trace, uniform_policy
 from edgesim.operands import operand_model
@@ -48,23 +48,26 @@ class InferenceSettings:
     weight_sparsity: float = 0.0
 
 
+def _layer_settings(pol: LayerPolicy, tokens: int, lora: int, vb: int) -> LayerSettings:
+    return LayerSettings(seq=tokens, batch=1, w_bits=pol.w_bits, a_bits=pol.a_bits, kv_bits=pol.kv_bits, vector_bits=vb,
+                         weight_density=pol.weight_density, weight_format=pol.weight_format, nm=pol.nm,
+                         lora_rank=(lora if pol.lora_rank is None else pol.lora_rank) if lora else 0)
+
+
 def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str) -> list[Op]:
     """One layer's forward for `tokens` new tokens attending to `ctx` positions."""
-    st = LayerSettings(seq=tokens, batch=1, w_bits=pol.w_bits, a_bits=pol.a_bits, kv_bits=pol.kv_bits, vector_bits=vb,
-                       weight_density=pol.weight_density, weight_format=pol.weight_format, nm=pol.nm,
-                       lora_rank=(lora if pol.lora_rank is None else pol.lora_rank) if lora else 0)
-    ops = decoder_layer_forward(model, st, prefix)
+    ops = decoder_layer_forward(model, _layer_settings(pol, tokens, lora, vb), prefix)
     if ctx == tokens:
         return ops
-    heads, d = model.heads, model.head_dim
+    heads, d, keys = model.heads, model.head_dim, model.attended(ctx)
     out: list[Op] = []
     for op in ops:  # decode: attention against the cache instead of the (tokens x tokens) square
         if isinstance(op, Gemm) and op.name.endswith("attn_scores"):
-            op = Gemm(name=op.name, m=tokens, n=ctx, k=d, batch=heads, a_bits=op.a_bits, b_bits=op.b_bits, c_bits=op.c_bits)
+            op = Gemm(name=op.name, m=tokens, n=keys, k=d, batch=heads, a_bits=op.a_bits, b_bits=op.b_bits, c_bits=op.c_bits)
         elif isinstance(op, Gemm) and op.name.endswith("attn_context"):
-            op = Gemm(name=op.name, m=tokens, n=d, k=ctx, batch=heads, a_bits=op.a_bits, b_bits=op.b_bits, c_bits=op.c_bits)
+            op = Gemm(name=op.name, m=tokens, n=d, k=keys, batch=heads, a_bits=op.a_bits, b_bits=op.b_bits, c_bits=op.c_bits)
         elif isinstance(op, VectorOp) and op.name.endswith("softmax"):
-            op = VectorOp(name=op.name, kind=op.kind, elements=heads * tokens * ctx, bits=op.bits)
+            op = VectorOp(name=op.name, kind=op.kind, elements=heads * tokens * keys, bits=op.bits)
         out.append(op)
     return out
 
@@ -135,14 +138,16 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
         dec_c, dec_e, dec_d = dec_c + c / samples, dec_e + e / samples, dec_d + d / samples
         infeasible += [o for o in bad if o.name not in {x.name for x in infeasible}]
     weights = float(model.vocab * model.hidden * bits_to_bytes(st.base_bits))  # embedding table
-    weights += len(exits) * model.vocab * model.hidden * bits_to_bytes(head_bits)
+    # one head per exit; with tied embeddings the last one is the embedding table itself
+    weights += (len(exits) - model.tied_embeddings) * model.vocab * model.hidden * bits_to_bytes(head_bits)
     for layer, pol in enumerate(policies):
-        for op in _layer_ops(model, pol, 1, 1, lora, st.vector_bits, f"L{layer}."):
-            if isinstance(op, Gemm) and not op.name.endswith(("attn_scores", "attn_context")):
-                weights += operand_model(arch, op).b_stored_bytes
+        layer_st = _layer_settings(pol, 1, lora, st.vector_bits)
+        for f in decoder_layer_nodes(model, layer_st, f"L{layer}.")[0]:
+            if isinstance(f.op, Gemm) and f.role != "vector" and not f.role.startswith("attn"):
+                weights += (f.stored or f.op.batch) * operand_model(arch, f.op).b_stored_bytes
     ctx_end = st.prompt + st.generate
-    kv = streams * sum(2 * ctx_end * model.kv_dim * bits_to_bytes(p.kv_bits) for p in policies)
-    workspace = st.prompt * model.heads * st.prompt * bits_to_bytes(st.vector_bits)  # prefill attention scores
+    kv = streams * sum(2 * model.attended(ctx_end) * model.kv_dim * bits_to_bytes(p.kv_bits) for p in policies)
+    workspace = st.prompt * model.heads * model.attended(st.prompt) * bits_to_bytes(st.vector_bits)  # prefill scores
     dec_s = cycles_to_seconds(dec_c, arch.clock_mhz)
     return InferenceResult(label=label, prefill_seconds=cycles_to_seconds(pre_c, arch.clock_mhz),
                            decode_seconds_per_token=dec_s, tokens_per_second=1.0 / dec_s if dec_s else 0.0,

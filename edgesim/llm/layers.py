@@ -6,7 +6,14 @@ Shapes for T = batch·seq tokens, hidden h, intermediate I, heads H of dimension
 - attention per head (batch·H independent GEMMs): scores (seq×d)·(d×seq), context (seq×seq)·(seq×d),
   the full seq×seq square (a causal mask saves no MACs on a dense array); K and V at the KV-cache width;
 - LoRA of rank r on a target projection: A (T×h)·(h×r), B (T×r)·(r×out), and an add into the output;
-- SwiGLU MLP: gate and up, SiLU(gate)·up, down; ReLU/GELU MLP (OPT): fc1, activation, fc2.
+- SwiGLU MLP: gate and up, SiLU(gate)·up, down; ReLU/GELU MLP (OPT): fc1, activation, fc2;
+- q is heads·d wide (d the model's head size, not always h / H), o maps heads·d back to h;
+- sliding-window attention: each query attends to at most `sliding_window` positions, so the per-head GEMMs are
+  (seq×d)·(d×W') and (seq×W')·(W'×d) with W' = min(seq, window): the banded work, not the square;
+- mixture of experts (SwiGLU experts): a router (T×h)·(h×E) and its softmax; the T·k routed token slots are spread
+  evenly over the experts the batch touches, n = ⌈E·(1 − (1 − k/E)^T)⌉ of them (`ModelShape.experts_touched`), as
+  batched GEMMs of n experts with ⌈T·k/n⌉ tokens each, whose weights are n distinct matrices (all E are stored);
+  the weighted sum of each token's k expert outputs; a dense shared expert beside them if the model has one.
 
 `decoder_layer_nodes` also says which tensors each op reads and writes, and which weight it uses,
 so a tuning step can derive backward ops and tensor lifetimes from it.
@@ -47,6 +54,8 @@ class FwdNode:
     output: str
     weight: str | None = None  # the projection's weight (None for activation x activation ops)
     role: str = "vector"  # linear, lora_a, lora_b, attn_scores, attn_context or vector
+    stored: int = 0  # weight matrices stored (0: one per GEMM batch entry); a batched expert GEMM reads the `batch`
+    # experts the tokens touch, while all of the model's experts are stored (and trained, in a full fine-tune)
 
 
 ALL_PROJECTIONS = "all"  # in lora_targets: an adapter on every projection of the layer (attention and MLP)
@@ -74,55 +83,83 @@ class _Builder:
         self.nodes.append(FwdNode(op, inputs, op.name, role=role))
         return op.name
 
-    def projection(self, name: str, x: str, k: int, n: int) -> str:
-        st, t, full = self.st, self.t, f"{self.p}{name}"
-        op = Gemm(name=full, m=t, n=n, k=k, a_bits=st.a_bits, b_bits=st.w_bits, c_bits=st.a_bits,
+    def projection(self, name: str, x: str, k: int, n: int, *, tokens: int | None = None, batch: int = 1,
+                   stored: int = 0) -> str:
+        """(tokens×k)·(k×n) with a weight, plus its LoRA adapter if targeted; `batch` > 1: that many experts at once,
+        each of `tokens` tokens, out of `stored` weight matrices stored (`FwdNode.stored`)."""
+        st, t, full = self.st, self.t if tokens is None else tokens, f"{self.p}{name}"
+        op = Gemm(name=full, m=t, n=n, k=k, batch=batch, a_bits=st.a_bits, b_bits=st.w_bits, c_bits=st.a_bits,
                   weight_density=st.weight_density, weight_format=st.weight_format, nm=st.nm)
-        self.nodes.append(FwdNode(op, (x,), full, weight=f"{full}.weight", role="linear"))
+        self.nodes.append(FwdNode(op, (x,), full, weight=f"{full}.weight", role="linear", stored=stored))
         if st.lora_rank == 0 or (name not in st.lora_targets and ALL_PROJECTIONS not in st.lora_targets):
             return full
         r, vb = st.lora_rank, st.vector_bits
-        a = Gemm(name=f"{full}.lora_a", m=t, n=r, k=k, a_bits=st.a_bits, b_bits=vb, c_bits=vb)
-        b = Gemm(name=f"{full}.lora_b", m=t, n=n, k=r, a_bits=vb, b_bits=vb, c_bits=vb)
-        self.nodes.append(FwdNode(a, (x,), a.name, weight=f"{a.name}.weight", role="lora_a"))
-        self.nodes.append(FwdNode(b, (a.name,), b.name, weight=f"{b.name}.weight", role="lora_b"))
-        return self.vector(f"{name}.lora_add", VectorKind.ADD, t * n, (full, b.name))
+        a = Gemm(name=f"{full}.lora_a", m=t, n=r, k=k, batch=batch, a_bits=st.a_bits, b_bits=vb, c_bits=vb)
+        b = Gemm(name=f"{full}.lora_b", m=t, n=n, k=r, batch=batch, a_bits=vb, b_bits=vb, c_bits=vb)
+        self.nodes.append(FwdNode(a, (x,), a.name, weight=f"{a.name}.weight", role="lora_a", stored=stored))
+        self.nodes.append(FwdNode(b, (a.name,), b.name, weight=f"{b.name}.weight", role="lora_b", stored=stored))
+        return self.vector(f"{name}.lora_add", VectorKind.ADD, batch * t * n, (full, b.name))
 
 
 def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", x: str = "x") -> tuple[list[FwdNode], str]:
     """The forward ops of one decoder layer in execution order, reading tensor `x`; returns (nodes, output)."""
-    t, h, d = st.batch * st.seq, model.hidden, model.head_dim
+    t, h, d, qd = st.batch * st.seq, model.hidden, model.head_dim, model.q_dim
     b = _Builder(prefix, st, t)
     norm = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
     xn = b.vector("input_norm", norm, t * h, (x,))
-    q = b.projection("q_proj", xn, h, h)
+    q = b.projection("q_proj", xn, h, qd)
     k = b.projection("k_proj", xn, h, model.kv_dim)
     v = b.projection("v_proj", xn, h, model.kv_dim)
     if model.mlp == "swiglu":  # LLaMA-style models use rotary position embeddings
-        q = k = b.vector("rope", VectorKind.ROPE, t * (h + model.kv_dim), (q, k))
-    heads, p = st.batch * model.heads, b.p
-    scores = b.gemm("attn_scores", Gemm(name=f"{p}attn_scores", m=st.seq, n=st.seq, k=d, batch=heads, a_bits=st.a_bits,
+        q = k = b.vector("rope", VectorKind.ROPE, t * (qd + model.kv_dim), (q, k))
+    heads, p, keys = st.batch * model.heads, b.p, model.attended(st.seq)
+    scores = b.gemm("attn_scores", Gemm(name=f"{p}attn_scores", m=st.seq, n=keys, k=d, batch=heads, a_bits=st.a_bits,
                                         b_bits=st.kv_bits, c_bits=st.vector_bits), (q, k), "attn_scores")
-    probs = b.vector("softmax", VectorKind.SOFTMAX, heads * st.seq * st.seq, (scores,))
-    ctx = b.gemm("attn_context", Gemm(name=f"{p}attn_context", m=st.seq, n=d, k=st.seq, batch=heads, a_bits=st.a_bits,
+    probs = b.vector("softmax", VectorKind.SOFTMAX, heads * st.seq * keys, (scores,))
+    ctx = b.gemm("attn_context", Gemm(name=f"{p}attn_context", m=st.seq, n=d, k=keys, batch=heads, a_bits=st.a_bits,
                                       b_bits=st.kv_bits, c_bits=st.a_bits), (probs, v), "attn_context")
-    o = b.projection("o_proj", ctx, h, h)
+    o = b.projection("o_proj", ctx, qd, h)
     h1 = b.vector("attn_residual", VectorKind.ADD, t * h, (x, o))
     hn = b.vector("post_norm", norm, t * h, (h1,))
-    inter = model.intermediate
-    if model.mlp == "swiglu":
-        g = b.projection("gate_proj", hn, h, inter)
-        u = b.projection("up_proj", hn, h, inter)
-        gs = b.vector("silu", VectorKind.SILU, t * inter, (g,))
-        m = b.vector("gate_mul", VectorKind.MUL, t * inter, (gs, u))
-        down = b.projection("down_proj", m, inter, h)
+    if model.moe:
+        down = _moe(b, model, hn, t)
+    elif model.mlp == "swiglu":
+        down = _swiglu(b, "", hn, h, model.intermediate)
     else:
         act = VectorKind.RELU if model.mlp == "relu" else VectorKind.GELU
-        f1 = b.projection("fc1", hn, h, inter)
-        a = b.vector(model.mlp, act, t * inter, (f1,))
-        down = b.projection("fc2", a, inter, h)
+        f1 = b.projection("fc1", hn, h, model.intermediate)
+        a = b.vector(model.mlp, act, t * model.intermediate, (f1,))
+        down = b.projection("fc2", a, model.intermediate, h)
     out = b.vector("mlp_residual", VectorKind.ADD, t * h, (h1, down))
     return b.nodes, out
+
+
+def _swiglu(b: _Builder, tag: str, x: str, h: int, inter: int, *, tokens: int | None = None, batch: int = 1,
+            stored: int = 0) -> str:
+    """gate and up, SiLU(gate)·up, down (`tag` prefixes the names: "" for the dense MLP, "expert_", "shared_")."""
+    n = batch * (b.t if tokens is None else tokens) * inter
+    g = b.projection(f"{tag}gate_proj", x, h, inter, tokens=tokens, batch=batch, stored=stored)
+    u = b.projection(f"{tag}up_proj", x, h, inter, tokens=tokens, batch=batch, stored=stored)
+    gs = b.vector(f"{tag}silu", VectorKind.SILU, n, (g,))
+    m = b.vector(f"{tag}gate_mul", VectorKind.MUL, n, (gs, u))
+    return b.projection(f"{tag}down_proj", m, inter, h, tokens=tokens, batch=batch, stored=stored)
+
+
+def _moe(b: _Builder, model: ModelShape, x: str, t: int) -> str:
+    """Router, the routed experts as batched GEMMs over the experts the batch touches, the weighted combine, and the
+    shared expert (module docstring)."""
+    h, e, k = model.hidden, model.experts, model.experts_per_token
+    logits = b.projection("router", x, h, e)
+    b.vector("router_softmax", VectorKind.SOFTMAX, t * e, (logits,))
+    n = model.experts_loaded(t)
+    per = -(-t * k // n)  # token slots per loaded expert, spread evenly
+    routed = _swiglu(b, "expert_", x, h, model.expert_intermediate or model.intermediate, tokens=per, batch=n,
+                     stored=e)
+    out = b.vector("expert_combine", VectorKind.MUL, t * k * h, (routed, f"{b.p}router_softmax"))
+    if model.shared_expert_intermediate:
+        shared = _swiglu(b, "shared_", x, h, model.shared_expert_intermediate)
+        out = b.vector("shared_add", VectorKind.ADD, t * h, (out, shared))
+    return out
 
 
 def decoder_layer_forward(model: ModelShape, st: LayerSettings, prefix: str = "") -> list[Op]:

@@ -148,7 +148,7 @@ class _StepBuilder:
         assert isinstance(f.op, Gemm)
         tag = {Phase.FORWARD: "fwd", Phase.RECOMPUTE: "re"}.get(phase, "bwd")
         name = f"{f.op.name}.dequant_{tag}"
-        self.add(VectorOp(name=name, kind=VectorKind.DEQUANT_NF4, elements=f.op.k * f.op.n, bits=f.op.b_bits),
+        self.add(VectorOp(name=name, kind=VectorKind.DEQUANT_NF4, elements=f.op.batch * f.op.k * f.op.n, bits=f.op.b_bits),
                  phase, layer, (), name, "workspace")
         return name
 
@@ -168,12 +168,12 @@ class _StepBuilder:
         assert isinstance(op, Gemm)
         if f.role in ("linear", "lora_a", "lora_b"):
             x = ins[0]
-            dx = self.gemm(f"{op.name}.bwd_data", op.m, op.k, op.n, a_bits=g, b_bits=op.b_bits,
+            dx = self.gemm(f"{op.name}.bwd_data", op.m, op.k, op.n, batch=op.batch, a_bits=g, b_bits=op.b_bits,
                            like=op if f.role == "linear" else None)
             w = (self.dequant(f, layer, Phase.BACKWARD_DATA),) if dequant else ()
             self.add(dx, Phase.BACKWARD_DATA, layer, (dy, *w), f"d:{x}", "gradient")
             if trains_weight:
-                dw = self.gemm(f"{op.name}.bwd_weight", op.k, op.n, op.m, a_bits=op.a_bits, b_bits=g,
+                dw = self.gemm(f"{op.name}.bwd_weight", op.k, op.n, op.m, batch=op.batch, a_bits=op.a_bits, b_bits=g,
                                c_bits=self.st.param_bits)
                 self.add(dw, Phase.BACKWARD_WEIGHT, layer, (x, dy), f"grad:{f.weight}", "param_grad")
             return
@@ -253,17 +253,21 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
             b.add(f.op, Phase.FORWARD, layer, inputs, f.output, _category(f))
             if f.role == "linear":
                 assert isinstance(f.op, Gemm)
-                weights += (f.op.k * f.op.n * NF4_BITS_PER_WEIGHT / 8 if method == Method.QLORA
-                            else operand_model(arch, f.op).b_stored_bytes)
+                copies = f.stored or f.op.batch  # every expert is stored, not only those this batch touches
+                weights += copies * (f.op.k * f.op.n * NF4_BITS_PER_WEIGHT / 8 if method == Method.QLORA
+                                     else operand_model(arch, f.op).b_stored_bytes)
                 if not adapters and layer in train:
-                    trainable += f.op.k * f.op.n
+                    trainable += copies * f.op.k * f.op.n
             elif f.role in ("lora_a", "lora_b"):
                 assert isinstance(f.op, Gemm)
-                trainable += f.op.k * f.op.n
+                trainable += (f.stored or f.op.batch) * f.op.k * f.op.n
     x = x_exit
     head_bits = policies[exit_layer].w_bits if policies else _policy(method, st, None, trained=True).w_bits
     head_bits = min(head_bits, st.base_bits) if method != Method.QLORA else st.base_bits
-    weights += model.vocab * h * bits_to_bytes(head_bits)
+    if model.tied_embeddings:  # the head reads the embedding table, stored once at its width
+        head_bits = st.base_bits
+    else:
+        weights += model.vocab * h * bits_to_bytes(head_bits)
     norm_kind = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
     final_norm = VectorOp(name="head.norm", kind=norm_kind, elements=t * h, bits=st.vector_bits)
     head = Gemm(name="head.logits", m=t, n=model.vocab, k=h, a_bits=st.vector_bits, b_bits=head_bits, c_bits=st.vector_bits)
