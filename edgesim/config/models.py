@@ -20,11 +20,12 @@ MODEL_SCHEMA: s.Schema = {
     "kv_heads": s.positive(1_024, integer=True),
     "vocab": s.positive(1_048_576, integer=True),
     "max_seq": s.positive(1_048_576, integer=True),
-    "mlp": s.Field(s.one_of("swiglu", "relu", "gelu"), "one of swiglu, relu, gelu"),
+    "mlp": s.Field(s.one_of("swiglu", "geglu", "relu", "gelu"), "one of swiglu, geglu, relu, gelu"),
     "norm": s.Field(s.one_of("rmsnorm", "layernorm"), "one of rmsnorm, layernorm"),
     # optional: absent keys keep the dense LLaMA-style decoder
     "head_size": s.positive(4_096, integer=True, required=False, default=0),
     "sliding_window": s.positive(1_048_576, integer=True, required=False, default=0),
+    "sliding_window_pattern": s.positive(1_024, integer=True, required=False, default=1),
     "tied_embeddings": s.Field(lambda v: (isinstance(v, bool), v), "true or false", required=False, default=False),
     "experts": s.positive(4_096, integer=True, required=False, default=0),
     "experts_per_token": s.positive(4_096, integer=True, required=False, default=0),

@@ -54,12 +54,13 @@ def _layer_settings(pol: LayerPolicy, tokens: int, lora: int, vb: int) -> LayerS
                          lora_rank=(lora if pol.lora_rank is None else pol.lora_rank) if lora else 0)
 
 
-def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str) -> list[Op]:
-    """One layer's forward for `tokens` new tokens attending to `ctx` positions."""
-    ops = decoder_layer_forward(model, _layer_settings(pol, tokens, lora, vb), prefix)
+def _layer_ops(model: ModelShape, pol: LayerPolicy, tokens: int, ctx: int, lora: int, vb: int, prefix: str,
+               layer: int) -> list[Op]:
+    """Layer `layer`'s forward for `tokens` new tokens attending to `ctx` positions."""
+    ops = decoder_layer_forward(model, _layer_settings(pol, tokens, lora, vb), prefix, layer)
     if ctx == tokens:
         return ops
-    heads, d, keys = model.heads, model.head_dim, model.attended(ctx)
+    heads, d, keys = model.heads, model.head_dim, model.attended(ctx, layer)
     out: list[Op] = []
     for op in ops:  # decode: attention against the cache instead of the (tokens x tokens) square
         if isinstance(op, Gemm) and op.name.endswith("attn_scores"):
@@ -92,8 +93,8 @@ def pass_ops(model: ModelShape, policies: list[LayerPolicy], lora: int, exits: t
     ops: list[Op] = []
     for layer in range(model.layers):
         if streams == 2:
-            ops += _layer_ops(model, policies[layer], tokens, ctx, 0, vb, f"L{layer}.backbone.")
-        ops += _layer_ops(model, policies[layer], tokens, ctx, lora, vb, f"L{layer}.")
+            ops += _layer_ops(model, policies[layer], tokens, ctx, 0, vb, f"L{layer}.backbone.", layer)
+        ops += _layer_ops(model, policies[layer], tokens, ctx, lora, vb, f"L{layer}.", layer)
     return ops + _heads(model, exits, 1, head_bits, vb)  # logits only for the position being generated
 
 
@@ -146,8 +147,10 @@ def run_inference(arch: ArchSpec, model: ModelShape, st: InferenceSettings, trac
             if isinstance(f.op, Gemm) and f.role != "vector" and not f.role.startswith("attn"):
                 weights += (f.stored or f.op.batch) * operand_model(arch, f.op).b_stored_bytes
     ctx_end = st.prompt + st.generate
-    kv = streams * sum(2 * model.attended(ctx_end) * model.kv_dim * bits_to_bytes(p.kv_bits) for p in policies)
-    workspace = st.prompt * model.heads * model.attended(st.prompt) * bits_to_bytes(st.vector_bits)  # prefill scores
+    kv = streams * sum(2 * model.attended(ctx_end, i) * model.kv_dim * bits_to_bytes(p.kv_bits)
+                       for i, p in enumerate(policies))
+    widest = max(model.attended(st.prompt, i) for i in range(min(model.layers, model.sliding_window_pattern)))
+    workspace = st.prompt * model.heads * widest * bits_to_bytes(st.vector_bits)  # the widest layer's prefill scores
     dec_s = cycles_to_seconds(dec_c, arch.clock_mhz)
     return InferenceResult(label=label, prefill_seconds=cycles_to_seconds(pre_c, arch.clock_mhz),
                            decode_seconds_per_token=dec_s, tokens_per_second=1.0 / dec_s if dec_s else 0.0,

@@ -6,7 +6,8 @@ Shapes for T = batch·seq tokens, hidden h, intermediate I, heads H of dimension
 - attention per head (batch·H independent GEMMs): scores (seq×d)·(d×seq), context (seq×seq)·(seq×d),
   the full seq×seq square (a causal mask saves no MACs on a dense array); K and V at the KV-cache width;
 - LoRA of rank r on a target projection: A (T×h)·(h×r), B (T×r)·(r×out), and an add into the output;
-- SwiGLU MLP: gate and up, SiLU(gate)·up, down; ReLU/GELU MLP (OPT): fc1, activation, fc2;
+- SwiGLU MLP: gate and up, SiLU(gate)·up, down (GeGLU, Gemma: GELU(gate)·up); ReLU/GELU MLP (OPT): fc1,
+  activation, fc2;
 - q is heads·d wide (d the model's head size, not always h / H), o maps heads·d back to h;
 - sliding-window attention: each query attends to at most `sliding_window` positions, so the per-head GEMMs are
   (seq×d)·(d×W') and (seq×W')·(W'×d) with W' = min(seq, window): the banded work, not the square;
@@ -101,8 +102,10 @@ class _Builder:
         return self.vector(f"{name}.lora_add", VectorKind.ADD, batch * t * n, (full, b.name))
 
 
-def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", x: str = "x") -> tuple[list[FwdNode], str]:
-    """The forward ops of one decoder layer in execution order, reading tensor `x`; returns (nodes, output)."""
+def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", x: str = "x",
+                        layer: int = 0) -> tuple[list[FwdNode], str]:
+    """The forward ops of decoder layer `layer` (its index sets its attention window) in execution order, reading
+    tensor `x`; returns (nodes, output)."""
     t, h, d, qd = st.batch * st.seq, model.hidden, model.head_dim, model.q_dim
     b = _Builder(prefix, st, t)
     norm = VectorKind.RMSNORM if model.norm == "rmsnorm" else VectorKind.LAYERNORM
@@ -110,9 +113,9 @@ def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", 
     q = b.projection("q_proj", xn, h, qd)
     k = b.projection("k_proj", xn, h, model.kv_dim)
     v = b.projection("v_proj", xn, h, model.kv_dim)
-    if model.mlp == "swiglu":  # LLaMA-style models use rotary position embeddings
+    if model.mlp in GATED:  # LLaMA-style models use rotary position embeddings
         q = k = b.vector("rope", VectorKind.ROPE, t * (qd + model.kv_dim), (q, k))
-    heads, p, keys = st.batch * model.heads, b.p, model.attended(st.seq)
+    heads, p, keys = st.batch * model.heads, b.p, model.attended(st.seq, layer)
     scores = b.gemm("attn_scores", Gemm(name=f"{p}attn_scores", m=st.seq, n=keys, k=d, batch=heads, a_bits=st.a_bits,
                                         b_bits=st.kv_bits, c_bits=st.vector_bits), (q, k), "attn_scores")
     probs = b.vector("softmax", VectorKind.SOFTMAX, heads * st.seq * keys, (scores,))
@@ -123,8 +126,8 @@ def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", 
     hn = b.vector("post_norm", norm, t * h, (h1,))
     if model.moe:
         down = _moe(b, model, hn, t)
-    elif model.mlp == "swiglu":
-        down = _swiglu(b, "", hn, h, model.intermediate)
+    elif model.mlp in GATED:
+        down = _gated(b, "", hn, h, model.intermediate, _ACT[model.mlp])
     else:
         act = VectorKind.RELU if model.mlp == "relu" else VectorKind.GELU
         f1 = b.projection("fc1", hn, h, model.intermediate)
@@ -134,13 +137,17 @@ def decoder_layer_nodes(model: ModelShape, st: LayerSettings, prefix: str = "", 
     return b.nodes, out
 
 
-def _swiglu(b: _Builder, tag: str, x: str, h: int, inter: int, *, tokens: int | None = None, batch: int = 1,
-            stored: int = 0) -> str:
-    """gate and up, SiLU(gate)·up, down (`tag` prefixes the names: "" for the dense MLP, "expert_", "shared_")."""
+GATED = ("swiglu", "geglu")  # gated MLPs: act(gate)·up
+_ACT = {"swiglu": VectorKind.SILU, "geglu": VectorKind.GELU}
+
+
+def _gated(b: _Builder, tag: str, x: str, h: int, inter: int, act: VectorKind, *, tokens: int | None = None,
+           batch: int = 1, stored: int = 0) -> str:
+    """gate and up, act(gate)·up, down (`tag` prefixes the names: "" for the dense MLP, "expert_", "shared_")."""
     n = batch * (b.t if tokens is None else tokens) * inter
     g = b.projection(f"{tag}gate_proj", x, h, inter, tokens=tokens, batch=batch, stored=stored)
     u = b.projection(f"{tag}up_proj", x, h, inter, tokens=tokens, batch=batch, stored=stored)
-    gs = b.vector(f"{tag}silu", VectorKind.SILU, n, (g,))
+    gs = b.vector(f"{tag}{'silu' if act == VectorKind.SILU else 'gelu'}", act, n, (g,))
     m = b.vector(f"{tag}gate_mul", VectorKind.MUL, n, (gs, u))
     return b.projection(f"{tag}down_proj", m, inter, h, tokens=tokens, batch=batch, stored=stored)
 
@@ -153,15 +160,15 @@ def _moe(b: _Builder, model: ModelShape, x: str, t: int) -> str:
     b.vector("router_softmax", VectorKind.SOFTMAX, t * e, (logits,))
     n = model.experts_loaded(t)
     per = -(-t * k // n)  # token slots per loaded expert, spread evenly
-    routed = _swiglu(b, "expert_", x, h, model.expert_intermediate or model.intermediate, tokens=per, batch=n,
-                     stored=e)
+    routed = _gated(b, "expert_", x, h, model.expert_intermediate or model.intermediate, VectorKind.SILU, tokens=per,
+                    batch=n, stored=e)
     out = b.vector("expert_combine", VectorKind.MUL, t * k * h, (routed, f"{b.p}router_softmax"))
     if model.shared_expert_intermediate:
-        shared = _swiglu(b, "shared_", x, h, model.shared_expert_intermediate)
+        shared = _gated(b, "shared_", x, h, model.shared_expert_intermediate, VectorKind.SILU)
         out = b.vector("shared_add", VectorKind.ADD, t * h, (out, shared))
     return out
 
 
-def decoder_layer_forward(model: ModelShape, st: LayerSettings, prefix: str = "") -> list[Op]:
-    """The forward ops of one decoder layer, in execution order."""
-    return [n.op for n in decoder_layer_nodes(model, st, prefix)[0]]
+def decoder_layer_forward(model: ModelShape, st: LayerSettings, prefix: str = "", layer: int = 0) -> list[Op]:
+    """The forward ops of decoder layer `layer`, in execution order."""
+    return [n.op for n in decoder_layer_nodes(model, st, prefix, layer=layer)[0]]

@@ -2,7 +2,8 @@
 
 Beyond the dense decoder of LLaMA: a head size other than hidden / heads (`head_size`, e.g. Gemma 2), sliding-window
 attention (`sliding_window`: each query attends to at most that many positions, so attention work and the KV cache
-stop growing there), input and output embeddings that share one table (`tied_embeddings`), and a mixture-of-experts
+stop growing there; with `sliding_window_pattern` 2 only every other layer, as Gemma 2), a gated MLP with a GELU
+(`mlp: geglu`, Gemma) beside SwiGLU, input and output embeddings that share one table (`tied_embeddings`), and a mixture-of-experts
 MLP (`experts` feed-forward experts of `expert_intermediate` each, `experts_per_token` routed per token, optionally a
 dense shared expert of `shared_expert_intermediate`, as in Qwen-MoE).
 """
@@ -27,6 +28,7 @@ class ModelShape:
     norm: str
     head_size: int = 0  # 0: hidden // heads
     sliding_window: int = 0  # 0: full attention
+    sliding_window_pattern: int = 1  # the layers i with i % pattern == 0 use the window, the others attend fully
     tied_embeddings: bool = False
     experts: int = 0  # 0: a dense MLP of `intermediate`
     experts_per_token: int = 0
@@ -50,9 +52,15 @@ class ModelShape:
     def moe(self) -> bool:
         return self.experts > 0
 
-    def attended(self, positions: int) -> int:
-        """Positions a query attends to (and the KV cache holds) when `positions` precede it: capped at the window."""
-        return min(positions, self.sliding_window) if self.sliding_window else positions
+    def window(self, layer: int) -> int:
+        """Layer `layer`'s attention window (0: none): Gemma 2 alternates windowed and full layers (pattern 2)."""
+        return self.sliding_window if self.sliding_window and layer % self.sliding_window_pattern == 0 else 0
+
+    def attended(self, positions: int, layer: int = 0) -> int:
+        """Positions a query of layer `layer` attends to (and its KV cache holds) when `positions` precede it: capped
+        at the layer's window."""
+        w = self.window(layer)
+        return min(positions, w) if w else positions
 
     def experts_touched(self, tokens: int) -> float:
         """Expected number of distinct experts a batch of `tokens` tokens routes to, each token picking

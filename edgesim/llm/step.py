@@ -242,7 +242,8 @@ def expand_step(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSet
     trainable = 0
     for layer in range(n_fwd):
         pol = _policy(method, st, policies[layer] if policies else None, trained=not adapters and layer in train)
-        nodes, x = decoder_layer_nodes(model, _layer_settings(pol, st, adapters and layer in train), f"L{layer}.", x)
+        nodes, x = decoder_layer_nodes(model, _layer_settings(pol, st, adapters and layer in train), f"L{layer}.", x,
+                                       layer=layer)
         if layer == exit_layer:
             x_exit = x  # the hidden state the exit head reads (layers after it, if run, feed nothing back)
         fwd[layer] = nodes

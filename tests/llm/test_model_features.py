@@ -16,7 +16,7 @@ from edgesim.llm.layers import LayerSettings, decoder_layer_nodes
 from edgesim.llm.model import ModelShape
 from edgesim.llm.step import TuningSettings, expand_step
 from edgesim.methods import Method
-from edgesim.ops import Gemm
+from edgesim.ops import Gemm, VectorKind
 
 TINY = ModelShape(name="tiny", hidden=64, intermediate=172, layers=4, heads=4, kv_heads=2, vocab=256, max_seq=128,
                   mlp="swiglu", norm="rmsnorm")
@@ -150,3 +150,26 @@ def test_lora_on_experts_is_one_adapter_per_expert(default_arch):
     assert expand_step(default_arch, MOE, Method.LORA, st).trainable_params == 45_184
     st = replace(st, lora_targets=("q_proj", "k_proj", "v_proj", "o_proj"))
     assert expand_step(default_arch, MOE, Method.LORA, st).trainable_params == 7_168
+
+
+def test_alternating_windows_as_gemma2():
+    # pattern 2: layers 0 and 2 attend to 8 positions, layers 1 and 3 to all 32
+    m = replace(TINY, sliding_window=8, sliding_window_pattern=2)
+    for layer, keys in ((0, 8), (1, 32), (2, 8), (3, 32)):
+        nodes, _ = decoder_layer_nodes(m, LayerSettings(seq=32), layer=layer)
+        assert next(n.op for n in nodes if n.op.name == "attn_scores").n == keys  # type: ignore[union-attr]
+
+
+def test_alternating_windows_kv_cache(default_arch):
+    # 40 positions: the two windowed layers keep 8, the two full ones 40: 2 x 2 x (8 + 40) x 32 x 2 bytes = 12,288
+    win = run_inference(default_arch, replace(TINY, sliding_window=8, sliding_window_pattern=2),
+                        InferenceSettings(prompt=32, generate=8), None)
+    assert win.kv_cache_bytes == 2 * 2 * (8 + 40) * 32 * 2
+
+
+def test_geglu_is_the_gated_mlp_with_a_gelu():
+    nodes, _ = decoder_layer_nodes(replace(TINY, mlp="geglu"), LayerSettings(seq=8))
+    swiglu, _ = decoder_layer_nodes(TINY, LayerSettings(seq=8))
+    kinds = {n.op.name: getattr(n.op, "kind", None) for n in nodes}
+    assert kinds["gelu"] == VectorKind.GELU and "silu" not in kinds
+    assert [n.op for n in nodes if isinstance(n.op, Gemm)] == [n.op for n in swiglu if isinstance(n.op, Gemm)]
