@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> str:
     if args.measure:
         return measure.run(args)
     if not args.from_mse:
-        raise bad("edgesim trace", "give --from-mse CSV (measurements) or --measure small|module|hf-llama (measure a PyTorch model)")
+        raise bad("edgesim trace", "give --from-mse CSV (measurements) or --measure small|module|hf (measure a PyTorch model)")
     require_positive("--stride", args.stride)
     if args.seq is not None:
         require_positive("--seq", args.seq)

@@ -1,8 +1,9 @@
 """Measure a PyTorch model and write an Edge-LLM trace (format v1) that `edgesim tune` runs.
 
 Works on the project's small model and on any user `nn.Module` whose decoder layers hold `nn.Linear` layers under
-numbered module paths (found by `sensitivity.decoder_layers`); optionally on a `transformers` LlamaForCausalLM built
-from a config (no hub download). The simulator needs a model shape: pass the `ModelShape` whose `name` is a YAML in
+numbered module paths (found by `sensitivity.decoder_layers`); optionally on a randomly initialised `transformers`
+LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM built from its config class and a model shape (no hub
+download; `hf_causal_lm`). The simulator needs a model shape: pass the `ModelShape` whose `name` is a YAML in
 workloads/models/ (for the small model, `frontend_small`).
 """
 
@@ -84,12 +85,64 @@ def random_batches(vocab: int, n: int, batch: int, seq: int, seed: int = 0) -> l
     return [torch.randint(0, vocab, (batch, seq), generator=gen) for _ in range(n)]
 
 
-def hf_llama_from_config(shape: ModelShape) -> nn.Module:
-    """A randomly initialised transformers LlamaForCausalLM with the shape's numbers (needs `transformers`; no download)."""
-    from transformers import LlamaConfig, LlamaForCausalLM  # type: ignore[import-not-found,unused-ignore]
+HF_FAMILIES = ("llama", "mistral", "qwen2")
 
-    cfg = LlamaConfig(vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.intermediate,
-                      num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.kv_heads,
-                      max_position_embeddings=shape.max_seq)
-    model: nn.Module = LlamaForCausalLM(cfg)
+
+def hf_family_for(shape: ModelShape) -> str:
+    """The transformers family a shape most likely is, from its name ("qwen..." is qwen2, "mistral..." mistral), else llama."""
+    name = shape.name.lower()
+    return "qwen2" if "qwen" in name else "mistral" if "mistral" in name else "llama"
+
+
+def hf_config(shape: ModelShape, family: str) -> Any:
+    """The transformers config (LlamaConfig, MistralConfig or Qwen2Config) with the shape's numbers.
+
+    Reads the optional shape fields (head_size, sliding_window, tied_embeddings, experts) when the shape has them, and
+    refuses what the family's dense decoder cannot be: a non-SwiGLU MLP, LayerNorm, mixture-of-experts, or (LLaMA) a
+    sliding window. Qwen2's q/k/v biases are the family's own and have no counterpart in the shape.
+    """
+    if family not in HF_FAMILIES:
+        raise ValueError(f"unknown transformers family {family!r}; expected one of {', '.join(HF_FAMILIES)}")
+    if shape.mlp != "swiglu" or shape.norm != "rmsnorm":
+        raise ValueError(f"{family} is a SwiGLU / RMSNorm decoder; the shape {shape.name} has mlp {shape.mlp}, norm {shape.norm}")
+    if getattr(shape, "experts", 0):
+        raise ValueError(f"{shape.name} is mixture-of-experts; hf builds the dense {family} decoder only")
+    window: int = getattr(shape, "sliding_window", 0) or 0
+    if window and family == "llama":
+        raise ValueError(f"{shape.name} has a sliding window ({window}); LLaMA has none: use --hf-family mistral or qwen2")
+    common: dict[str, Any] = {
+        "vocab_size": shape.vocab, "hidden_size": shape.hidden, "intermediate_size": shape.intermediate,
+        "num_hidden_layers": shape.layers, "num_attention_heads": shape.heads, "num_key_value_heads": shape.kv_heads,
+        "head_dim": getattr(shape, "head_size", 0) or shape.hidden // shape.heads, "max_position_embeddings": shape.max_seq,
+        "tie_word_embeddings": bool(getattr(shape, "tied_embeddings", False)), "hidden_act": "silu",
+    }
+    import transformers  # type: ignore[import-not-found,unused-ignore]
+
+    if family == "llama":
+        return transformers.LlamaConfig(**common)
+    if family == "mistral":  # MistralConfig's default window is 4096: None is full attention, as the shape says
+        return transformers.MistralConfig(**common, sliding_window=window or None)
+    # Qwen2 applies its window from layer max_window_layers on: 0 puts every layer in the window, as the shape does
+    return transformers.Qwen2Config(**common, use_sliding_window=bool(window), sliding_window=window or None, max_window_layers=0)
+
+
+def hf_causal_lm(shape: ModelShape, family: str = "llama", seed: int = 0) -> nn.Module:
+    """A randomly initialised transformers *ForCausalLM of the family with the shape's numbers (needs `transformers`;
+    no download). `seed` fixes the weights without touching the caller's torch RNG."""
+    cfg = hf_config(shape, family)
+    import transformers  # type: ignore[import-not-found,unused-ignore]
+
+    cls = {"llama": transformers.LlamaForCausalLM, "mistral": transformers.MistralForCausalLM,
+           "qwen2": transformers.Qwen2ForCausalLM}[family]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model: nn.Module = cls(cfg)
+    found = len(decoder_layers(model))
+    if found != shape.layers:  # what `measure` will see: one entry per decoder layer
+        raise ValueError(f"found {found} decoder layers in the {family} model, expected {shape.layers}")
     return model
+
+
+def hf_llama_from_config(shape: ModelShape) -> nn.Module:
+    """A randomly initialised transformers LlamaForCausalLM with the shape's numbers (`hf_causal_lm(shape, "llama")`)."""
+    return hf_causal_lm(shape, "llama")
