@@ -12,13 +12,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from edgesim.cli import infer, schedule, simulate, sweep, trace, tune
+from edgesim.cli import infer, model, schedule, simulate, sweep, trace, tune
 from edgesim.cli.args import bad
 from edgesim.errors import ConfigError, InfeasibleWork
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "simulate": simulate.run, "tune": tune.run, "infer": infer.run, "schedule": schedule.run, "trace": trace.run,
-    "sweep": sweep.run}
+    "sweep": sweep.run, "model": model.run}
 
 
 # output paths of every command: (attribute, flag); their directory must exist before any work starts
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgesim", description="Dataflow simulator for edge LLM-adaptation accelerators.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command")
-    for module in (simulate, tune, infer, schedule, trace, sweep):
+    for module in (simulate, tune, infer, schedule, trace, sweep, model):
         module.add_parser(sub)
     return parser
 

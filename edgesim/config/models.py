@@ -35,11 +35,20 @@ MODEL_SCHEMA: s.Schema = {
 
 
 def resolve_model_path(name_or_path: str) -> Path:
+    """A model YAML or a Hugging Face config.json (a path ending in .json, taken as given), or a built-in name."""
+    if Path(name_or_path).suffix.lower() == ".json":
+        return Path(name_or_path)
     return resolve(name_or_path, MODEL_DIR, "model")
 
 
 def load_model(name_or_path: str) -> ModelShape:
+    """A model YAML, a built-in model's name, or a Hugging Face config.json (imported in memory, as `edgesim model
+    import` would write it: edgesim.config.hf_import)."""
     path = resolve_model_path(name_or_path)
+    if path.suffix.lower() == ".json":
+        from edgesim.config.hf_import import import_hf_config  # it imports this module's schema
+
+        return ModelShape(**import_hf_config(path).mapping)
     raw = load_yaml(path)
     problems: list[Problem] = []
     v = s.validate(raw, MODEL_SCHEMA, source=str(path), problems=problems)
