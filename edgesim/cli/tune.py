@@ -132,8 +132,10 @@ def run(args: argparse.Namespace) -> str:
     if Method.EDGE_LLM in methods:
         path = args.trace or str(default_trace_path(args.model))
         trace = load_trace(path, model)
-        trace_desc = f"{display_path(Path(path))} ({trace.provenance.get('policy', 'no provenance')}; unmeasured layers: " \
-                     f"{trace.provenance.get('unmeasured_layers', '?')}, {trace.provenance.get('unmeasured_choice', '?')})"
+        prov = trace.provenance
+        how = (f"; unmeasured layers: {prov['unmeasured_layers']}, {prov.get('unmeasured_choice', '?')}"
+               if "unmeasured_layers" in prov else f"; measured: {prov['measured']}" if "measured" in prov else "")
+        trace_desc = f"{display_path(Path(path))} ({prov.get('policy', 'no provenance')}{how})"
     seq = args.seq if args.seq is not None else default_seq(model, trace.sequence_length if trace else None)
     batch = args.batch if args.batch is not None else (trace.batch if trace else 1)
     require_range("--seq", seq, 1, model.max_seq, f"{model.name}'s max_seq")

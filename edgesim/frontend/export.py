@@ -71,3 +71,21 @@ def luc_trace(model_name: str, mse_csv: str, *, target: float = 0.5, unmeasured:
             "unmeasured_choice": luc.choice, "low_bit_layers": ",".join(map(str, low_bit_layers)) or "none"}
     data = edge_llm_trace(model, luc.sparsity, low_bit_layers=low_bit_layers, stride=stride, seq=seq, provenance=prov)
     return data, parse_trace(data, source, model), luc
+
+
+def uniform_trace(model_name: str, *, target: float = 0.5, low_bit_layers: tuple[int, ...] = (), stride: int = 8,
+                  seq: int | None = None, source: str = "<trace>") -> tuple[dict[str, Any], Trace]:
+    """An Edge-LLM trace for a model without measured sensitivities: every layer at the same `target` unstructured
+    sparsity (LUC needs per-layer measurements to differ), the given layers at 4 bits, the others at 8; the same
+    windows and exits as `luc_trace`. Its provenance says that nothing was measured."""
+    model = load_model(model_name)
+    outside = [i for i in low_bit_layers if not 0 <= i < model.layers]
+    if outside:
+        raise ConfigError(Problem(source="--low-bit-layers", path="", message=(
+            f"layer(s) {', '.join(map(str, outside))} are not layers of {model.name} (0 to {model.layers - 1})")))
+    prov = {"tool": "edgesim trace --uniform", "measured": "nothing: a uniform policy",
+            "policy": f"uniform, not measured: {target:.0%} unstructured sparsity on every layer",
+            "target_sparsity": target, "low_bit_layers": ",".join(map(str, low_bit_layers)) or "none"}
+    data = edge_llm_trace(model, [target] * model.layers, low_bit_layers=low_bit_layers, stride=stride, seq=seq,
+                          provenance=prov)
+    return data, parse_trace(data, source, model)
