@@ -97,24 +97,23 @@ def hf_family_for(shape: ModelShape) -> str:
 def hf_config(shape: ModelShape, family: str) -> Any:
     """The transformers config (LlamaConfig, MistralConfig or Qwen2Config) with the shape's numbers.
 
-    Reads the optional shape fields (head_size, sliding_window, tied_embeddings, experts) when the shape has them, and
-    refuses what the family's dense decoder cannot be: a non-SwiGLU MLP, LayerNorm, mixture-of-experts, or (LLaMA) a
-    sliding window. Qwen2's q/k/v biases are the family's own and have no counterpart in the shape.
+    Refuses what the family's dense decoder cannot be: a non-SwiGLU MLP, LayerNorm, mixture-of-experts, or (LLaMA) a sliding
+    window. Qwen2's q/k/v biases are the family's own and have no counterpart in the shape.
     """
     if family not in HF_FAMILIES:
         raise ValueError(f"unknown transformers family {family!r}; expected one of {', '.join(HF_FAMILIES)}")
     if shape.mlp != "swiglu" or shape.norm != "rmsnorm":
         raise ValueError(f"{family} is a SwiGLU / RMSNorm decoder; the shape {shape.name} has mlp {shape.mlp}, norm {shape.norm}")
-    if getattr(shape, "experts", 0):
+    if shape.experts:
         raise ValueError(f"{shape.name} is mixture-of-experts; hf builds the dense {family} decoder only")
-    window: int = getattr(shape, "sliding_window", 0) or 0
+    window = shape.sliding_window
     if window and family == "llama":
         raise ValueError(f"{shape.name} has a sliding window ({window}); LLaMA has none: use --hf-family mistral or qwen2")
     common: dict[str, Any] = {
         "vocab_size": shape.vocab, "hidden_size": shape.hidden, "intermediate_size": shape.intermediate,
         "num_hidden_layers": shape.layers, "num_attention_heads": shape.heads, "num_key_value_heads": shape.kv_heads,
-        "head_dim": getattr(shape, "head_size", 0) or shape.hidden // shape.heads, "max_position_embeddings": shape.max_seq,
-        "tie_word_embeddings": bool(getattr(shape, "tied_embeddings", False)), "hidden_act": "silu",
+        "head_dim": shape.head_dim, "max_position_embeddings": shape.max_seq,
+        "tie_word_embeddings": shape.tied_embeddings, "hidden_act": "silu",
     }
     import transformers  # type: ignore[import-not-found,unused-ignore]
 
