@@ -185,6 +185,8 @@ def test_sliding_window_and_tied_embeddings_reach_the_config(transformers):
             assert model.config.layer_types == ["sliding_attention"] * 4
     with pytest.raises(ValueError, match="sliding window"):
         hf_config(tiny_shape("llama", sliding_window=32), "llama")
+    with pytest.raises(ValueError, match="one layer in 2 only"):  # Gemma 2's alternation: not these classes
+        hf_config(tiny_shape("mistral", sliding_window=32, sliding_window_pattern=2), "mistral")
 
 
 def test_family_from_the_shape_name():

@@ -97,8 +97,8 @@ def hf_family_for(shape: ModelShape) -> str:
 def hf_config(shape: ModelShape, family: str) -> Any:
     """The transformers config (LlamaConfig, MistralConfig or Qwen2Config) with the shape's numbers.
 
-    Refuses what the family's dense decoder cannot be: a non-SwiGLU MLP, LayerNorm, mixture-of-experts, or (LLaMA) a sliding
-    window. Qwen2's q/k/v biases are the family's own and have no counterpart in the shape.
+    Refuses what the family's dense decoder cannot be: a non-SwiGLU MLP, LayerNorm, mixture-of-experts, a window on only
+    some layers, or (LLaMA) a sliding window. Qwen2's q/k/v biases are the family's own and have no counterpart in the shape.
     """
     if family not in HF_FAMILIES:
         raise ValueError(f"unknown transformers family {family!r}; expected one of {', '.join(HF_FAMILIES)}")
@@ -107,6 +107,9 @@ def hf_config(shape: ModelShape, family: str) -> Any:
     if shape.experts:
         raise ValueError(f"{shape.name} is mixture-of-experts; hf builds the dense {family} decoder only")
     window = shape.sliding_window
+    if window and shape.sliding_window_pattern != 1:
+        raise ValueError(f"{shape.name} has its sliding window on one layer in {shape.sliding_window_pattern} only; "
+                         f"hf builds {family} with the window on every layer")
     if window and family == "llama":
         raise ValueError(f"{shape.name} has a sliding window ({window}); LLaMA has none: use --hf-family mistral or qwen2")
     common: dict[str, Any] = {
