@@ -46,16 +46,20 @@ def write_trace(trace: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(trace, indent=1) + "\n", encoding="utf-8")
 
 
+def _check_layers(model: ModelShape, low_bit_layers: tuple[int, ...]) -> None:
+    outside = [i for i in low_bit_layers if not 0 <= i < model.layers]
+    if outside:
+        raise ConfigError(Problem(source="--low-bit-layers", path="", message=(
+            f"layer(s) {', '.join(map(str, outside))} are not layers of {model.name} (0 to {model.layers - 1})")))
+
+
 def luc_trace(model_name: str, mse_csv: str, *, target: float = 0.5, unmeasured: str = "refuse",
               low_bit_layers: tuple[int, ...] = (), stride: int = 8, seq: int | None = None,
               source: str = "<trace>") -> tuple[dict[str, Any], Trace, LucResult]:
     """Edge-LLM's LUC formula on measured sensitivities (layer,pruning_ratio,sample,output_mse) as a trace: the JSON
     data, the trace it parses to (what is written must load; `source` names it in errors) and the policy."""
     model = load_model(model_name)
-    outside = [i for i in low_bit_layers if not 0 <= i < model.layers]
-    if outside:
-        raise ConfigError(Problem(source="--low-bit-layers", path="", message=(
-            f"layer(s) {', '.join(map(str, outside))} are not layers of {model.name} (0 to {model.layers - 1})")))
+    _check_layers(model, low_bit_layers)
     df = load_sensitivity(mse_csv)
     measured = sorted({int(x) for x in df["layer"]})
     if measured and (measured[0] < 0 or measured[-1] >= model.layers):
@@ -79,10 +83,7 @@ def uniform_trace(model_name: str, *, target: float = 0.5, low_bit_layers: tuple
     sparsity (LUC needs per-layer measurements to differ), the given layers at 4 bits, the others at 8; the same
     windows and exits as `luc_trace`. Its provenance says that nothing was measured."""
     model = load_model(model_name)
-    outside = [i for i in low_bit_layers if not 0 <= i < model.layers]
-    if outside:
-        raise ConfigError(Problem(source="--low-bit-layers", path="", message=(
-            f"layer(s) {', '.join(map(str, outside))} are not layers of {model.name} (0 to {model.layers - 1})")))
+    _check_layers(model, low_bit_layers)
     prov = {"tool": "edgesim trace --uniform", "measured": "nothing: a uniform policy",
             "policy": f"uniform, not measured: {target:.0%} unstructured sparsity on every layer",
             "target_sparsity": target, "low_bit_layers": ",".join(map(str, low_bit_layers)) or "none"}
