@@ -21,7 +21,7 @@ from edgesim.llm.trace import Trace, check_against
 from edgesim.methods import Method, Phase
 from edgesim.overlap.graph import op_graph
 from edgesim.overlap.run import SERIAL, OverlapSettings, bound, schedule
-from edgesim.overlap.schedule import Schedule, attribute, busy_shares, op_starts, saved_traffic
+from edgesim.overlap.schedule import Schedule, attribute, busy_by_group, busy_shares, op_starts, saved_traffic
 from edgesim.overlap.tasks import OpTasks, step_tasks
 from edgesim.results import Engine, InfeasibleOp, MemoryReport, MethodResult, OpResult, ScheduledOp, StepCost, StepSchedule
 from edgesim.search.base import Searcher
@@ -113,18 +113,6 @@ def op_times(tasks: Sequence[OpTasks], s: Schedule) -> tuple[list[float], list[f
     """Each op's start (its prefetch, or the DRAM latency before its compute) and its finish under `s`: the end of
     its drain, the last tile's write-back after its compute window (its tensors live until then)."""
     return op_starts(tasks, s), [s.finish(i) for i in range(len(tasks))]
-
-
-def busy_by_group(tasks: Sequence[OpTasks], s: Schedule, groups: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per group (e.g. phase), the cycles each engine computes and the DRAM channel transfers: the prefetches, the
-    streams (less what stays on chip) and the drains, as `edgesim.overlap.schedule.busy_shares` counts them."""
-    out: dict[str, dict[str, float]] = {}
-    for i, (t, g) in enumerate(zip(tasks, groups, strict=True)):
-        row = out.setdefault(g, {"array": 0.0, "vector": 0.0, "dram": 0.0})
-        if t.engine in row:
-            row[t.engine] += s.compute_cycles[i]
-        row["dram"] += t.prefetch + s.stream_cycles[i] + t.drain
-    return out
 
 
 def run_method(arch: ArchSpec, model: ModelShape, method: Method, st: TuningSettings, trace: Trace | None,

@@ -184,14 +184,22 @@ def lower_bound(tasks: Sequence[OpTasks], graph: nx.DiGraph[int], candidates: Se
     return out
 
 
-def busy_shares(tasks: Sequence[OpTasks], s: Schedule) -> dict[str, float]:
-    """Fraction of the makespan each engine and the DRAM channel are busy (an engine counts its whole compute
-    windows; DRAM its prefetches, streams and drains)."""
-    if s.makespan <= 0:
-        return {**dict.fromkeys(ENGINES, 0.0), "dram": 0.0}
-    out = {e: sum(s.compute_cycles[i] for i, t in enumerate(tasks) if t.engine == e) / s.makespan for e in ENGINES}
-    out["dram"] = sum(t.prefetch + s.stream_cycles[i] + t.drain for i, t in enumerate(tasks)) / s.makespan
+def busy_by_group(tasks: Sequence[OpTasks], s: Schedule, groups: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per group (e.g. phase), the cycles each engine computes (its whole compute windows) and the DRAM channel
+    transfers (the prefetches, the streams less what stays on chip, and the drains)."""
+    out: dict[str, dict[str, float]] = {}
+    for i, (t, g) in enumerate(zip(tasks, groups, strict=True)):
+        row = out.setdefault(g, {**dict.fromkeys(ENGINES, 0.0), "dram": 0.0})
+        if t.engine in row:
+            row[t.engine] += s.compute_cycles[i]
+        row["dram"] += t.prefetch + s.stream_cycles[i] + t.drain
     return out
+
+
+def busy_shares(tasks: Sequence[OpTasks], s: Schedule) -> dict[str, float]:
+    """Fraction of the makespan each engine and the DRAM channel are busy (`busy_by_group` over all ops)."""
+    busy = busy_by_group(tasks, s, [""] * len(tasks)).get("", {**dict.fromkeys(ENGINES, 0.0), "dram": 0.0})
+    return {k: v / s.makespan if s.makespan > 0 else 0.0 for k, v in busy.items()}
 
 
 def attribute(s: Schedule, groups: Sequence[str]) -> dict[str, float]:
